@@ -1,0 +1,48 @@
+# framepipe — developer entry points. Everything runs from the project virtualenv in .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc ops
+
+.PHONY: install lint fmt test test-unit test-integration test-e2e run schemas bench validate-deploy clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+lint: install
+	$(BIN)/ruff check $(PKGS) tests bench
+	$(BIN)/ruff format --check $(PKGS) tests bench
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff check --fix $(PKGS) tests bench
+	$(BIN)/ruff format $(PKGS) tests bench
+
+# The whole suite against the real PostgreSQL, RabbitMQ, S3-compatible server, SMTP server and ffmpeg.
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: install
+	$(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+run: install
+	$(BIN)/framepipe dev
+
+schemas: install
+	$(BIN)/framepipe schemas export docs/events
+
+bench: install
+	$(BIN)/python bench/bus.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
