@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from contracts.envelope import CONTENT_TYPE, DATASCHEMA_BASE, Envelope, encode
+from contracts.envelope import CONTENT_TYPE, DATASCHEMA_BASE, Envelope, amqp_headers, encode
 from contracts.events import EventData
 from contracts.examples import example_envelope
 from contracts.registry import EVENT_TYPES, model_for
@@ -116,22 +116,6 @@ def example_json(event_type: str) -> JsonDict:
     """The example envelope exactly as it travels on the wire."""
     body: JsonDict = json.loads(encode(example_envelope(event_type)))
     return body
-
-
-def amqp_headers(envelope: Envelope[Any]) -> dict[str, str]:
-    """The `ce-*` AMQP headers of an envelope (servicekit.bus.publisher.envelope_headers sets the same)."""
-    headers = {
-        "ce-specversion": envelope.specversion,
-        "ce-type": envelope.type,
-        "ce-id": str(envelope.id),
-        "ce-source": envelope.source,
-        "ce-subject": envelope.subject,
-        "ce-time": envelope.time.isoformat(),
-        "ce-correlationid": envelope.correlationid,
-    }
-    if envelope.causationid:
-        headers["ce-causationid"] = envelope.causationid
-    return headers
 
 
 def headers_json_schema(event_type: str) -> JsonDict:

@@ -1,0 +1,60 @@
+"""framepipe's typed message contract: the CloudEvents envelope, every event type, the registry and the
+names of the broker topology. Pure data and validation, no I/O: integrators can import it on its own."""
+
+from contracts.envelope import (
+    CONTENT_TYPE,
+    DATASCHEMA_BASE,
+    Envelope,
+    MalformedEvent,
+    decode,
+    encode,
+    new_envelope,
+)
+from contracts.events import (
+    EventData,
+    FailureCode,
+    ImageFormat,
+    NotificationKind,
+    NotificationSentV1,
+    ObjectRef,
+    ProcessingError,
+    ProcessingOptions,
+    ResultObject,
+    UserRegisteredV1,
+    VideoDeletedV1,
+    VideoFailedV1,
+    VideoProcessedV1,
+    VideoProcessingProgressV1,
+    VideoProcessingStartedV1,
+    VideoUploadedV1,
+)
+from contracts.registry import EVENT_TYPES, UnknownEventType, model_for
+
+__all__ = [
+    "CONTENT_TYPE",
+    "DATASCHEMA_BASE",
+    "EVENT_TYPES",
+    "Envelope",
+    "EventData",
+    "FailureCode",
+    "ImageFormat",
+    "MalformedEvent",
+    "NotificationKind",
+    "NotificationSentV1",
+    "ObjectRef",
+    "ProcessingError",
+    "ProcessingOptions",
+    "ResultObject",
+    "UnknownEventType",
+    "UserRegisteredV1",
+    "VideoDeletedV1",
+    "VideoFailedV1",
+    "VideoProcessedV1",
+    "VideoProcessingProgressV1",
+    "VideoProcessingStartedV1",
+    "VideoUploadedV1",
+    "decode",
+    "encode",
+    "model_for",
+    "new_envelope",
+]

@@ -1,0 +1,161 @@
+"""The v1 event payloads (`data` of the envelope). One frozen model per event type, named in the past tense
+with its version. Consumers tolerate unknown fields (additive evolution): models ignore extras on input,
+while producers are held to the declared fields by type checking (pydantic's mypy plugin) and validation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+
+class FailureCode(StrEnum):
+    INVALID_MEDIA = "invalid_media"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    NO_VIDEO_STREAM = "no_video_stream"
+    TOO_LONG = "too_long"
+    TOO_LARGE = "too_large"
+    TIMEOUT = "timeout"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+
+
+class ImageFormat(StrEnum):
+    PNG = "png"
+    JPG = "jpg"
+
+
+class NotificationKind(StrEnum):
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+NonEmptyStr = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class EventData(_Model):
+    """Base of every event payload. `event_type` is the versioned CloudEvents `type` and AMQP routing key."""
+
+    event_type: ClassVar[str]
+    summary: ClassVar[str]
+
+    def subject(self) -> str:
+        """The aggregate the event is about (the envelope's `subject`)."""
+        raise NotImplementedError
+
+
+class ObjectRef(_Model):
+    bucket: NonEmptyStr
+    key: NonEmptyStr
+
+
+class ResultObject(ObjectRef):
+    size_bytes: int = Field(ge=0)
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ProcessingOptions(_Model):
+    interval_seconds: float = Field(default=1.0, ge=0.1, le=3600)
+    image_format: ImageFormat = ImageFormat.PNG
+
+
+class ProcessingError(_Model):
+    code: FailureCode
+    message: Annotated[str, StringConstraints(max_length=2000)]
+
+
+class UserRegisteredV1(EventData):
+    event_type: ClassVar[str] = "auth.user.registered.v1"
+    summary: ClassVar[str] = "A user account was created."
+
+    user_id: UUID
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    registered_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.user_id)
+
+
+class _VideoEvent(EventData):
+    video_id: UUID
+    owner_id: UUID
+
+    def subject(self) -> str:
+        return str(self.video_id)
+
+
+class VideoUploadedV1(_VideoEvent):
+    event_type: ClassVar[str] = "video.uploaded.v1"
+    summary: ClassVar[str] = "A video was stored and accepted for processing."
+
+    filename: NonEmptyStr
+    content_type: NonEmptyStr
+    size_bytes: int = Field(gt=0)
+    source: ObjectRef
+    options: ProcessingOptions = ProcessingOptions()
+    uploaded_at: AwareDatetime
+
+
+class VideoProcessingStartedV1(_VideoEvent):
+    event_type: ClassVar[str] = "video.processing.started.v1"
+    summary: ClassVar[str] = "A worker started (or restarted) extracting frames from a video."
+
+    attempt: int = Field(ge=1)
+    started_at: AwareDatetime
+
+
+class VideoProcessingProgressV1(_VideoEvent):
+    event_type: ClassVar[str] = "video.processing.progress.v1"
+    summary: ClassVar[str] = "Throttled progress of a running extraction."
+
+    progress: float = Field(ge=0.0, le=1.0)
+    frames_done: int = Field(ge=0)
+
+
+class VideoProcessedV1(_VideoEvent):
+    event_type: ClassVar[str] = "video.processed.v1"
+    summary: ClassVar[str] = "The ZIP of frames is stored and ready to download."
+
+    frame_count: int = Field(ge=0)
+    duration_seconds: float = Field(ge=0)
+    result: ResultObject
+    processing_seconds: float = Field(ge=0)
+    finished_at: AwareDatetime
+
+
+class VideoFailedV1(_VideoEvent):
+    event_type: ClassVar[str] = "video.failed.v1"
+    summary: ClassVar[str] = "Processing ended without a result; `error.code` says why."
+
+    error: ProcessingError
+    attempts: int = Field(ge=0)
+    failed_at: AwareDatetime
+
+
+class VideoDeletedV1(_VideoEvent):
+    event_type: ClassVar[str] = "video.deleted.v1"
+    summary: ClassVar[str] = "The owner deleted a video; its source and result are removed."
+
+    deleted_at: AwareDatetime
+
+
+class NotificationSentV1(EventData):
+    event_type: ClassVar[str] = "notification.sent.v1"
+    summary: ClassVar[str] = "The owner of a video was notified of its outcome."
+
+    notification_id: UUID
+    user_id: UUID
+    video_id: UUID
+    kind: NotificationKind
+    channel: Annotated[str, StringConstraints(pattern=r"^email$")] = "email"
+    sent_at: datetime
+
+    def subject(self) -> str:
+        return str(self.user_id)

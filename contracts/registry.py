@@ -1,0 +1,39 @@
+"""The registry of event types: the one place that knows which versioned types exist."""
+
+from __future__ import annotations
+
+from contracts.events import (
+    EventData,
+    NotificationSentV1,
+    UserRegisteredV1,
+    VideoDeletedV1,
+    VideoFailedV1,
+    VideoProcessedV1,
+    VideoProcessingProgressV1,
+    VideoProcessingStartedV1,
+    VideoUploadedV1,
+)
+
+_MODELS: tuple[type[EventData], ...] = (
+    UserRegisteredV1,
+    VideoUploadedV1,
+    VideoProcessingStartedV1,
+    VideoProcessingProgressV1,
+    VideoProcessedV1,
+    VideoFailedV1,
+    VideoDeletedV1,
+    NotificationSentV1,
+)
+
+EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in _MODELS}
+
+
+class UnknownEventType(LookupError):
+    """The type is not part of the contract (a typo, or a version this build does not know)."""
+
+
+def model_for(event_type: str) -> type[EventData]:
+    try:
+        return EVENT_TYPES[event_type]
+    except KeyError:
+        raise UnknownEventType(event_type) from None

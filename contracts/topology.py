@@ -1,0 +1,100 @@
+"""Names and shape of the broker topology. Declared by the services at startup (servicekit.bus.topology);
+kept here so integrators and operator tools share the exact names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EVENTS_EXCHANGE = "framepipe.events"
+DEAD_LETTER_EXCHANGE = "framepipe.dlx"
+ARCHIVE_STREAM = "framepipe.archive"
+ARCHIVE_MAX_AGE = "30D"
+
+PARKING_SUFFIX = ".dlq"
+RETRY_SUFFIX = ".retry"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A quorum queue for one consumer purpose.
+
+    `binds` are routing keys on the events exchange; `dead_letter_binds` are routing keys on the dead-letter
+    exchange (the name of the queue a message died in), for queues that consume other queues' dead letters.
+    `retry_delays_ms` are the backoff tiers: a transient failure waits in `<name>.retry.<i>` before it returns.
+    `max_attempts` bounds handler attempts (retries included); `delivery_limit` bounds broker redeliveries
+    (crashes, lost connections) before RabbitMQ dead-letters the message itself.
+    """
+
+    name: str
+    owner: str
+    binds: tuple[str, ...] = ()
+    dead_letter_binds: tuple[str, ...] = ()
+    delivery_limit: int = 5
+    max_attempts: int = 6
+    retry_delays_ms: tuple[int, ...] = (1_000, 5_000, 30_000, 120_000)
+    description: str = ""
+    extra_args: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def parking_queue(self) -> str:
+        return f"{self.name}{PARKING_SUFFIX}"
+
+    def retry_queue(self, tier: int) -> str:
+        return f"{self.name}{RETRY_SUFFIX}.{tier}"
+
+    def retry_tier(self, attempt: int) -> int:
+        """Backoff tier for the retry after the given (1-based) failed attempt."""
+        return min(attempt, len(self.retry_delays_ms)) - 1
+
+
+PROCESSOR_VIDEO_UPLOADED = QueueSpec(
+    name="processor.video-uploaded",
+    owner="processor_svc",
+    binds=("video.uploaded.v1",),
+    delivery_limit=3,
+    max_attempts=4,
+    retry_delays_ms=(2_000, 10_000, 30_000),
+    description="Frame-extraction jobs.",
+)
+VIDEO_PROCESSING_UPDATES = QueueSpec(
+    name="video.processing-updates",
+    owner="video_svc",
+    binds=(
+        "video.processing.started.v1",
+        "video.processing.progress.v1",
+        "video.processed.v1",
+        "video.failed.v1",
+    ),
+    description="Moves videos through uploaded → processing → done | failed.",
+)
+VIDEO_DEAD_JOBS = QueueSpec(
+    name="video.dead-jobs",
+    owner="video_svc",
+    dead_letter_binds=(PROCESSOR_VIDEO_UPLOADED.name,),
+    description="Processing jobs that were dead-lettered: the video is marked failed (retries_exhausted).",
+)
+NOTIFY_VIDEO_OUTCOMES = QueueSpec(
+    name="notify.video-outcomes",
+    owner="notify_svc",
+    binds=("video.processed.v1", "video.failed.v1"),
+    max_attempts=8,
+    retry_delays_ms=(1_000, 5_000, 15_000, 60_000),
+    description="E-mails the owner once per outcome.",
+)
+NOTIFY_USER_DIRECTORY = QueueSpec(
+    name="notify.user-directory",
+    owner="notify_svc",
+    binds=("auth.user.registered.v1",),
+    description="notify_svc's projection of users (id → e-mail, name).",
+)
+
+QUEUES: dict[str, QueueSpec] = {
+    spec.name: spec
+    for spec in (
+        PROCESSOR_VIDEO_UPLOADED,
+        VIDEO_PROCESSING_UPDATES,
+        VIDEO_DEAD_JOBS,
+        NOTIFY_VIDEO_OUTCOMES,
+        NOTIFY_USER_DIRECTORY,
+    )
+}

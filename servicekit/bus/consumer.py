@@ -1,0 +1,269 @@
+"""The consumer wrapper: the one place that decodes envelopes, deduplicates through the inbox, binds log
+context, counts metrics and applies the ack / retry-with-backoff / dead-letter policy.
+
+Policy, per message:
+- malformed body, unknown type or a handler's PermanentError: parked at once in `<queue>.dlq`;
+- any other exception: retried after the backoff of its tier (`<queue>.retry.<tier>`), then parked once
+  `max_attempts` is reached; a message that keeps killing its consumer is dead-lettered by the broker after
+  `x-delivery-limit` redeliveries;
+- success: acked after the handler's transaction (inbox row included) committed.
+Retries and parking are published with confirms before the original is acked, so nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import asyncpg
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+
+from contracts.envelope import Envelope, MalformedEvent, decode, new_envelope
+from contracts.events import EventData
+from contracts.topology import DEAD_LETTER_EXCHANGE, QueueSpec
+from servicekit import inbox
+from servicekit.bus.publisher import Publisher
+from servicekit.metrics import HANDLER_LATENCY, MESSAGES_CONSUMED
+
+log = structlog.get_logger(__name__)
+
+ATTEMPT_HEADER = "x-framepipe-attempt"
+ERROR_HEADER = "x-framepipe-error"
+FIRST_ERROR_HEADER = "x-framepipe-first-error"
+FAILED_QUEUE_HEADER = "x-framepipe-failed-queue"
+PARK_REASON_HEADER = "x-framepipe-park-reason"
+REPLAY_ID_HEADER = "replay-id"
+REPLAY_MODE_HEADER = "replay-mode"
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (the message is wrong for this consumer): park it at once."""
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """What a handler knows about the message it handles. `conn` is the open transaction (inbox row
+    included) for consumers with a database, None otherwise."""
+
+    envelope: Envelope[EventData]
+    queue: str
+    attempt: int
+    redelivered: bool
+    conn: asyncpg.Connection | None
+
+    @property
+    def db(self) -> asyncpg.Connection:
+        assert self.conn is not None, "this consumer has no database"
+        return self.conn
+
+    def follow_up(self, data: EventData, source: str) -> Envelope[EventData]:
+        """An event caused by this one: same correlation id, causation id = this event's id."""
+        return new_envelope(
+            data,
+            source=source,
+            correlation_id=self.envelope.correlationid,
+            causation_id=str(self.envelope.id),
+        )
+
+
+Handler = Callable[[Any, MessageContext], Awaitable[None]]
+
+
+class Consumer:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        spec: QueueSpec,
+        handlers: Mapping[str, Handler],
+        publisher: Publisher,
+        *,
+        service: str,
+        pool: asyncpg.Pool | None = None,
+        prefetch: int = 10,
+    ) -> None:
+        self._connection = connection
+        self.spec = spec
+        self._handlers = dict(handlers)
+        self._publisher = publisher
+        self._service = service
+        self._pool = pool
+        self._prefetch = prefetch
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel()
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        # Declared (passively) rather than fetched: a robust channel restores consumers only on queues it declared.
+        self._queue = await self._channel.declare_queue(self.spec.name, passive=True)
+        self._tag = await self._queue.consume(self._on_message)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking messages, let running handlers finish within `grace`, then cancel the rest (their
+        messages are not acked, so the broker redelivers them)."""
+        if self._queue is not None and self._tag is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._queue.cancel(self._tag), 5)
+        if self._in_flight:
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        if self._channel is not None and not self._channel.is_closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._channel.close(), 5)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
+        try:
+            await self._process(message)
+        finally:
+            self._in_flight.discard(task)
+
+    async def _process(self, message: AbstractIncomingMessage) -> None:
+        structlog.contextvars.clear_contextvars()
+        attempt = _int_header(message.headers.get(ATTEMPT_HEADER)) + 1
+        try:
+            envelope = decode(message.body)
+        except MalformedEvent as exc:
+            log.error("message_malformed", queue=self.spec.name, error=str(exc)[:500])
+            await self._park(message, "malformed", str(exc), "unknown", attempt)
+            return
+        structlog.contextvars.bind_contextvars(
+            event_id=str(envelope.id),
+            event_type=envelope.type,
+            correlation_id=envelope.correlationid,
+            subject=envelope.subject,
+            queue=self.spec.name,
+        )
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            await self._park(message, "unhandled_type", f"no handler for {envelope.type}", envelope.type, attempt)
+            return
+        started = time.perf_counter()
+        try:
+            outcome = await self._run(handler, envelope, message, attempt)
+        except asyncio.CancelledError:
+            raise
+        except PermanentError as exc:
+            log.error("handler_permanent_error", error=str(exc)[:500], attempt=attempt)
+            await self._park(message, "permanent_error", str(exc), envelope.type, attempt)
+            return
+        except Exception as exc:
+            await self._retry_or_park(message, exc, envelope.type, attempt)
+            return
+        finally:
+            HANDLER_LATENCY.labels(self._service, self.spec.name, envelope.type).observe(time.perf_counter() - started)
+        await self._settle(message, envelope.type, outcome)
+
+    async def _run(
+        self, handler: Handler, envelope: Envelope[EventData], message: AbstractIncomingMessage, attempt: int
+    ) -> str:
+        reprocess = message.headers.get(REPLAY_MODE_HEADER) == "reprocess" and REPLAY_ID_HEADER in message.headers
+        if self._pool is None:
+            await handler(
+                envelope.data, MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), None)
+            )
+            return "ack"
+        async with self._pool.acquire() as conn, conn.transaction():
+            if reprocess:
+                await inbox.claim_for_reprocess(conn, self.spec.name, envelope.id, envelope.type)
+                log.info("message_reprocessed", replay_id=str(message.headers.get(REPLAY_ID_HEADER)))
+            elif not await inbox.claim(conn, self.spec.name, envelope.id, envelope.type):
+                return "duplicate"
+            await handler(
+                envelope.data, MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), conn)
+            )
+        return "ack"
+
+    async def _settle(self, message: AbstractIncomingMessage, event_type: str, outcome: str) -> None:
+        await self._ack(message)
+        MESSAGES_CONSUMED.labels(self._service, self.spec.name, event_type, outcome).inc()
+        log.info("message_handled", outcome=outcome)
+
+    async def _retry_or_park(
+        self, message: AbstractIncomingMessage, exc: Exception, event_type: str, attempt: int
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        if attempt >= self.spec.max_attempts:
+            log.error("handler_retries_exhausted", error=error, attempt=attempt)
+            await self._park(message, "retries_exhausted", error, event_type, attempt)
+            return
+        tier = self.spec.retry_tier(attempt)
+        log.warning(
+            "handler_failed_will_retry",
+            error=error,
+            attempt=attempt,
+            delay_ms=self.spec.retry_delays_ms[tier],
+        )
+        headers = {**message.headers, ATTEMPT_HEADER: attempt, ERROR_HEADER: error}
+        headers.setdefault(FIRST_ERROR_HEADER, error)
+        if await self._republish(message, "", self.spec.retry_queue(tier), headers):
+            MESSAGES_CONSUMED.labels(self._service, self.spec.name, event_type, "retry").inc()
+
+    async def _park(
+        self, message: AbstractIncomingMessage, reason: str, error: str, event_type: str, attempt: int
+    ) -> None:
+        headers = {
+            **message.headers,
+            ATTEMPT_HEADER: attempt,
+            ERROR_HEADER: error[:1000],
+            PARK_REASON_HEADER: reason,
+            FAILED_QUEUE_HEADER: self.spec.name,
+        }
+        headers.setdefault(FIRST_ERROR_HEADER, error[:1000])
+        if await self._republish(message, DEAD_LETTER_EXCHANGE, self.spec.name, headers):
+            MESSAGES_CONSUMED.labels(self._service, self.spec.name, event_type, "parked").inc()
+
+    async def _republish(
+        self, message: AbstractIncomingMessage, exchange: str, routing_key: str, headers: dict[str, Any]
+    ) -> bool:
+        """Copy the message elsewhere with confirms, then ack the original. If the copy fails the original is
+        requeued, so the message is never lost (at worst it is handled again, and the inbox drops it)."""
+        copy = aio_pika.Message(
+            message.body,
+            headers=headers,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            type=message.type,
+            correlation_id=message.correlation_id,
+            timestamp=message.timestamp,
+        )
+        try:
+            await self._publisher.send_to(exchange, routing_key, copy)
+        except Exception as exc:
+            log.warning("republish_failed", target=routing_key, error=f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(Exception):
+                await asyncio.sleep(1)
+                await message.nack(requeue=True)
+            return False
+        await self._ack(message)
+        return True
+
+    async def _ack(self, message: AbstractIncomingMessage) -> None:
+        try:
+            await message.ack()
+        except Exception as exc:  # channel lost: the broker redelivers and the inbox drops the duplicate
+            log.warning("ack_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _int_header(value: object) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,91 @@
+"""The one way events leave a process: persistent, confirmed, mandatory, with a timeout.
+
+A confirm alone does not mean "queued": the channel is opened with `on_return_raises`, so an unroutable
+message raises. Publishing while the broker is unreachable would otherwise hang, hence the timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection, HeadersType
+from pamqp.commands import Basic
+
+from contracts.envelope import CONTENT_TYPE, Envelope, amqp_headers, encode
+from contracts.registry import EVENT_TYPES
+from contracts.topology import EVENTS_EXCHANGE
+from servicekit.metrics import MESSAGES_PUBLISHED
+
+log = structlog.get_logger(__name__)
+
+
+class PublishError(Exception):
+    """The broker did not confirm the message as routed (nack, return, timeout or connection loss)."""
+
+
+def build_message(body: bytes, event_id: str, event_type: str, headers: Mapping[str, Any]) -> aio_pika.Message:
+    hdrs: HeadersType = dict(headers)
+    return aio_pika.Message(
+        body,
+        content_type=CONTENT_TYPE,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=event_id,
+        type=event_type,
+        correlation_id=str(headers.get("ce-correlationid", "")) or None,
+        timestamp=datetime.now(UTC),
+        headers=hdrs,
+    )
+
+
+class Publisher:
+    def __init__(self, connection: AbstractRobustConnection, service: str, *, timeout: float = 10.0) -> None:
+        self._connection = connection
+        self._service = service
+        self._timeout = timeout
+        self._channel: AbstractChannel | None = None
+        self._events: AbstractExchange | None = None
+
+    async def start(self) -> None:
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._events = await self._channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
+
+    async def close(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    async def publish(self, envelope: Envelope[Any]) -> None:
+        await self.publish_raw(encode(envelope), str(envelope.id), envelope.type, amqp_headers(envelope))
+
+    async def publish_raw(self, body: bytes, event_id: str, event_type: str, headers: Mapping[str, Any]) -> None:
+        """Publish an already-encoded event to the events exchange (used by the outbox relay)."""
+        if event_type not in EVENT_TYPES:
+            raise PublishError(f"refusing to publish {event_type!r}: not a type of the contract")
+        assert self._events is not None, "Publisher.start() was not awaited"
+        await self._confirm(self._events, build_message(body, event_id, event_type, headers), event_type)
+        MESSAGES_PUBLISHED.labels(self._service, event_type).inc()
+
+    async def send_to(self, exchange: str, routing_key: str, message: aio_pika.Message) -> None:
+        """Publish to a named exchange ("" is the default exchange: direct to one queue)."""
+        assert self._channel is not None, "Publisher.start() was not awaited"
+        target = (
+            self._channel.default_exchange
+            if exchange == ""
+            else await self._channel.get_exchange(exchange, ensure=False)
+        )
+        await self._confirm(target, message, routing_key)
+
+    async def _confirm(self, exchange: AbstractExchange, message: aio_pika.Message, routing_key: str) -> None:
+        try:
+            confirmation = await asyncio.wait_for(
+                exchange.publish(message, routing_key=routing_key, mandatory=True), self._timeout
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise PublishError(f"publish of {routing_key} failed: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(confirmation, Basic.Ack):
+            raise PublishError(f"publish of {routing_key} was not confirmed: {confirmation!r}")

@@ -1,0 +1,71 @@
+"""Idempotent declaration of the whole topology (contracts.topology). Every service declares all of it at
+start-up, so an event is never unroutable because its consumer has not started yet."""
+
+from __future__ import annotations
+
+from aio_pika import ExchangeType
+from aio_pika.abc import AbstractChannel, AbstractConnection
+
+from contracts.registry import EVENT_TYPES
+from contracts.topology import (
+    ARCHIVE_MAX_AGE,
+    ARCHIVE_STREAM,
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    QUEUES,
+    QueueSpec,
+)
+
+_QUORUM = {"x-queue-type": "quorum"}
+
+
+async def declare_topology(connection: AbstractConnection) -> None:
+    async with connection.channel() as channel:
+        events = await channel.declare_exchange(EVENTS_EXCHANGE, ExchangeType.TOPIC, durable=True)
+        await channel.declare_exchange(DEAD_LETTER_EXCHANGE, ExchangeType.TOPIC, durable=True)
+        # The archive binds each known type rather than '#', so a type outside the contract stays unroutable
+        # and the publisher's `mandatory` flag still catches it.
+        archive = await channel.declare_queue(
+            ARCHIVE_STREAM,
+            durable=True,
+            arguments={"x-queue-type": "stream", "x-max-age": ARCHIVE_MAX_AGE},
+        )
+        for event_type in EVENT_TYPES:
+            await archive.bind(events, routing_key=event_type)
+        for spec in QUEUES.values():
+            await declare_queue(channel, spec)
+
+
+async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> None:
+    """A consumer queue with its bindings, its retry tiers and its parking queue."""
+    queue = await channel.declare_queue(
+        spec.name,
+        durable=True,
+        arguments={
+            **_QUORUM,
+            "x-delivery-limit": spec.delivery_limit,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": spec.name,
+            **spec.extra_args,  # type: ignore[dict-item]
+        },
+    )
+    for key in spec.binds:
+        await queue.bind(EVENTS_EXCHANGE, routing_key=key)
+    for key in spec.dead_letter_binds:
+        await queue.bind(DEAD_LETTER_EXCHANGE, routing_key=key)
+    parking = await channel.declare_queue(spec.parking_queue, durable=True, arguments=dict(_QUORUM))
+    await parking.bind(DEAD_LETTER_EXCHANGE, routing_key=spec.name)
+    for tier, delay_ms in enumerate(spec.retry_delays_ms):
+        # A message waits out its delay here, then expires back into the consumer queue.
+        await channel.declare_queue(
+            spec.retry_queue(tier),
+            durable=True,
+            arguments={
+                **_QUORUM,
+                "x-message-ttl": delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": spec.name,
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )

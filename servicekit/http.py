@@ -1,0 +1,212 @@
+"""HTTP plumbing shared by every service: RFC 9457 problem+json errors with stable codes, request ids and
+request logging, `/healthz`, `/readyz` (real dependency checks), `/metrics` and `/openapi.json`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from servicekit.metrics import http_metrics_middleware, metrics_handler
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+REQUEST_ID_HEADER = "X-Request-ID"
+CORRELATION_HEADER = "X-Correlation-ID"
+_SAFE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+SERVICE_NAME = web.AppKey("service_name", str)
+
+
+class Problem(Exception):
+    """An error the client can act on, rendered as problem+json. `code` is stable: clients branch on it."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+def problem_response(request: web.Request, problem: Problem) -> web.Response:
+    body: dict[str, Any] = {
+        "type": f"https://framepipe.dev/problems/{problem.code}",
+        "title": problem.title,
+        "status": problem.status,
+        "code": problem.code,
+        "instance": request.path,
+        "request_id": request.get("request_id"),
+    }
+    if problem.detail:
+        body["detail"] = problem.detail
+    body.update(problem.extra)
+    return web.json_response(body, status=problem.status, content_type=PROBLEM_JSON, headers=problem.headers)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "request_timeout",
+    411: "length_required",
+    413: "request_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    431: "headers_too_large",
+}
+
+
+def _client_id(value: str | None) -> str | None:
+    if value and len(value) <= 128 and set(value) <= _SAFE_ID_CHARS:
+        return value
+    return None
+
+
+@web.middleware
+async def request_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Binds request and correlation ids to the log context and answers every error as problem+json."""
+    request_id = _client_id(request.headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
+    correlation_id = _client_id(request.headers.get(CORRELATION_HEADER)) or request_id
+    request["request_id"] = request_id
+    request["correlation_id"] = correlation_id
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+    started = time.perf_counter()
+    response = await _render_errors(request, handler)
+    response.headers[REQUEST_ID_HEADER] = request_id
+    if request.path not in ("/healthz", "/readyz", "/metrics"):
+        log.info(
+            "http_request",
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+    return response
+
+
+async def _render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem_response(request, problem)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return problem_response(request, Problem(exc.status, code, exc.reason, headers=headers))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled_error", method=request.method, path=request.path)
+        return problem_response(request, Problem(500, "internal_error", "Internal Server Error"))
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks = request.app[READINESS_CHECKS]
+    results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
+    report = dict(zip(checks, results, strict=True))
+    ok = all(result == "ok" for result in results)
+    return web.json_response({"status": "ok" if ok else "unavailable", "checks": report}, status=200 if ok else 503)
+
+
+async def _run_check(check: ReadinessCheck) -> str:
+    try:
+        async with asyncio.timeout(2.0):
+            await check()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        return f"failed: {type(exc).__name__}"
+    return "ok"
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(text=json.dumps(request.app[OPENAPI]), content_type="application/json")
+
+
+def base_app(
+    service: str, *, openapi_spec: dict[str, Any] | None = None, client_max_size: int = 1024**2
+) -> web.Application:
+    """An application with the shared middlewares and the operational routes. Services add readiness checks
+    with `add_readiness_check` and their own routes."""
+    app = web.Application(
+        middlewares=[http_metrics_middleware(service), request_context_middleware],  # type: ignore[list-item]
+        client_max_size=client_max_size,
+    )
+    app[SERVICE_NAME] = service
+    app[READINESS_CHECKS] = {}
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    if openapi_spec is not None:
+        app[OPENAPI] = openapi_spec
+        app.router.add_get("/openapi.json", openapi)
+    return app
+
+
+def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
+    app[READINESS_CHECKS][name] = check
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def parse_json(request: web.Request, model: type[M]) -> M:
+    """Read a JSON body into a model: 415 for another content type, 400 for malformed JSON, 422 naming the
+    fields that are wrong."""
+    if request.content_type != "application/json":
+        raise Problem(415, "unsupported_media_type", "Send a JSON body (Content-Type: application/json).")
+    try:
+        payload = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "malformed_json", "The request body is not valid JSON.") from None
+    return validate(model, payload)
+
+
+def validate(model: type[M], payload: Any) -> M:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        fields = ", ".join(e["field"] for e in errors)
+        raise Problem(
+            422, "validation_error", "The request is not valid.", f"Invalid: {fields}", errors=errors
+        ) from None

@@ -1,0 +1,122 @@
+"""Resources as `cleanup_ctx` entries, shared by the services' composition roots (app.py): create, yield,
+close. Each one registers the readiness check that tells the truth about it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+from aiohttp import web
+
+from contracts.topology import QueueSpec
+from servicekit.bus import Consumer, Handler, Publisher, check_broker, connect, declare_topology
+from servicekit.db import check_database, create_pool, migrate
+from servicekit.http import add_readiness_check
+from servicekit.outbox import OutboxRelay
+from servicekit.settings import BaseServiceSettings, DatabaseSettings, StorageSettings
+from servicekit.storage import Storage, open_storage
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+AMQP = web.AppKey("amqp", AbstractRobustConnection)
+PUBLISHER = web.AppKey("publisher", Publisher)
+STORAGE = web.AppKey("storage", Storage)
+CONSUMERS = web.AppKey("consumers", list[Consumer])
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+
+def database(settings: DatabaseSettings, migrations_dir: Path) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(
+            settings.database_url.get_secret_value(),
+            settings.db_schema,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+        )
+        await migrate(pool, settings.db_schema, migrations_dir)
+        app[POOL] = pool
+        add_readiness_check(app, "database", lambda: check_database(pool))
+        yield
+        await pool.close()
+
+    return ctx
+
+
+def broker(settings: BaseServiceSettings, service: str) -> CleanupCtx:
+    """The robust connection, the declared topology and the confirmed publisher."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        connection = await connect(settings.amqp_url.get_secret_value(), service)
+        await declare_topology(connection)
+        publisher = Publisher(connection, service)
+        await publisher.start()
+        app[AMQP] = connection
+        app[PUBLISHER] = publisher
+        add_readiness_check(app, "broker", lambda: check_broker(connection))
+        yield
+        await publisher.close()
+        await connection.close()
+
+    return ctx
+
+
+def outbox_relay(settings: DatabaseSettings, service: str) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        relay = OutboxRelay(
+            app[POOL],
+            app[PUBLISHER],
+            dsn=settings.database_url.get_secret_value(),
+            schema=settings.db_schema,
+            service=service,
+            retention_hours=settings.outbox_retention_hours,
+        )
+        task = asyncio.create_task(relay.run(), name=f"{service}-outbox-relay")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
+
+
+def consumers(
+    service: str,
+    bindings: Sequence[tuple[QueueSpec, Mapping[str, Handler]]],
+    *,
+    prefetch: int = 10,
+    use_database: bool = True,
+    grace_seconds: float = 10.0,
+) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        started: list[Consumer] = []
+        for spec, handlers in bindings:
+            consumer = Consumer(
+                app[AMQP],
+                spec,
+                handlers,
+                app[PUBLISHER],
+                service=service,
+                pool=app[POOL] if use_database else None,
+                prefetch=prefetch,
+            )
+            await consumer.start()
+            started.append(consumer)
+        app[CONSUMERS] = started
+        yield
+        await asyncio.gather(*(c.stop(grace_seconds) for c in started))
+
+    return ctx
+
+
+def storage(settings: StorageSettings) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_storage(settings) as store:
+            app[STORAGE] = store
+            add_readiness_check(app, "storage", store.check)
+            yield
+
+    return ctx

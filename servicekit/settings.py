@@ -1,0 +1,43 @@
+"""Settings bases. Each service composes the groups it needs into one pydantic-settings class; values come
+from the environment (or a `.env` file) once, at start-up, and are passed down from there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BaseServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    log_level: str = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    http_host: str = "0.0.0.0"  # noqa: S104 - services listen on every interface inside their container
+    http_port: int
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+
+
+class DatabaseSettings(BaseSettings):
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/framepipe")
+    db_schema: str
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    outbox_retention_hours: float = Field(default=72, gt=0)
+
+
+class StorageSettings(BaseSettings):
+    s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None
+    s3_bucket: str = "framepipe"
+    s3_region: str = "us-east-1"
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+
+
+class TokenVerifySettings(BaseSettings):
+    jwt_public_keys_dir: Path = Path("var/keys/public")
+    jwt_issuer: str = "framepipe-auth"
+    jwt_audience: str = "framepipe"

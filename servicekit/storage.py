@@ -1,0 +1,202 @@
+"""S3 storage on aioboto3: streaming multipart upload from an async byte iterator with bounded memory,
+download to a file, presigned GET (with a public host for clients outside the cluster), delete."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+from botocore.config import Config
+
+from servicekit.settings import StorageSettings
+
+PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB keeps the part count low for large videos
+MAX_PARTS_IN_FLIGHT = 2  # memory bound: (in flight + 1 filling) * PART_SIZE
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size_bytes: int
+    sha256: str
+
+
+class UploadAborted(Exception):
+    """The source iterator failed; the partial upload was aborted and nothing is stored."""
+
+
+class Storage:
+    def __init__(self, client: Any, presign_client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._presign = presign_client
+        self.bucket = bucket
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterator[bytes], content_type: str = "application/octet-stream"
+    ) -> StoredObject:
+        """Stream `chunks` to `key`. Any exception from the iterator or S3 aborts the upload, leaving nothing."""
+        digest = hashlib.sha256()
+        buffer = bytearray()
+        size = 0
+        upload_id: str | None = None
+        parts: list[dict[str, Any]] = []
+        pending: set[asyncio.Task[None]] = set()
+        try:
+            async for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                buffer += chunk
+                while len(buffer) >= PART_SIZE:
+                    if upload_id is None:
+                        created = await self._s3.create_multipart_upload(
+                            Bucket=self.bucket, Key=key, ContentType=content_type
+                        )
+                        upload_id = created["UploadId"]
+                    part, buffer = bytes(buffer[:PART_SIZE]), buffer[PART_SIZE:]
+                    pending = await self._send_part(pending, key, upload_id, len(parts) + 1, part, parts)
+            if upload_id is None:
+                await self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer), ContentType=content_type)
+            else:
+                if buffer or not parts:
+                    pending = await self._send_part(pending, key, upload_id, len(parts) + 1, bytes(buffer), parts)
+                await _gather(pending)
+                ordered = sorted(parts, key=lambda p: p["PartNumber"])
+                await self._s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": ordered}
+                )
+        except BaseException:
+            for task in pending:
+                task.cancel()
+            if upload_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(
+                        self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+                    )
+            raise
+        return StoredObject(key=key, size_bytes=size, sha256=digest.hexdigest())
+
+    async def _send_part(
+        self,
+        pending: set[asyncio.Task[None]],
+        key: str,
+        upload_id: str,
+        number: int,
+        data: bytes,
+        parts: list[dict[str, Any]],
+    ) -> set[asyncio.Task[None]]:
+        parts.append({"PartNumber": number, "ETag": None})
+        entry = parts[-1]
+
+        async def upload() -> None:
+            response = await self._s3.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+            )
+            entry["ETag"] = response["ETag"]
+
+        pending = set(pending)
+        pending.add(asyncio.create_task(upload()))
+        if len(pending) >= MAX_PARTS_IN_FLIGHT:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        return pending
+
+    async def download_to(self, key: str, path: Path, chunk_size: int = 1024 * 1024) -> int:
+        response = await self._s3.get_object(Bucket=self.bucket, Key=key)
+        size = 0
+        with path.open("wb") as out:
+            async with response["Body"] as body:
+                while chunk := await body.read(chunk_size):
+                    out.write(chunk)
+                    size += len(chunk)
+        return size
+
+    async def read(self, key: str) -> bytes:
+        response = await self._s3.get_object(Bucket=self.bucket, Key=key)
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        return data
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await self._s3.head_object(Bucket=self.bucket, Key=key)
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            )
+
+    async def presigned_get(self, key: str, ttl_seconds: int, download_name: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if download_name:
+            params["ResponseContentDisposition"] = content_disposition(download_name)
+        url: str = await self._presign.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds)
+        return url
+
+    async def check(self) -> None:
+        """Readiness: the bucket answers."""
+        await self._s3.head_bucket(Bucket=self.bucket)
+
+    async def ensure_bucket(self) -> None:
+        try:
+            await self._s3.head_bucket(Bucket=self.bucket)
+        except self._s3.exceptions.ClientError:
+            await self._s3.create_bucket(Bucket=self.bucket)
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header safe for any file name (RFC 6266 / 5987)."""
+    from urllib.parse import quote
+
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+async def _gather(tasks: set[asyncio.Task[None]]) -> None:
+    if tasks:
+        await asyncio.gather(*tasks)
+
+
+@contextlib.asynccontextmanager
+async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
+    session = aioboto3.Session()
+    common: dict[str, Any] = {
+        "region_name": settings.s3_region,
+        "aws_access_key_id": settings.aws_access_key_id.get_secret_value() if settings.aws_access_key_id else None,
+        "aws_secret_access_key": (
+            settings.aws_secret_access_key.get_secret_value() if settings.aws_secret_access_key else None
+        ),
+    }
+    config = Config(
+        signature_version="s3v4",
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+        s3={"addressing_style": "path"},
+    )
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            session.client("s3", endpoint_url=settings.s3_endpoint_url, config=config, **common)
+        )
+        presign = await stack.enter_async_context(
+            session.client(
+                "s3",
+                endpoint_url=settings.s3_public_endpoint_url or settings.s3_endpoint_url,
+                config=config,
+                **common,
+            )
+        )
+        yield Storage(client, presign, settings.s3_bucket)

@@ -1,0 +1,188 @@
+"""The transactional outbox and the inbox against real PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from contracts import VideoDeletedV1
+from contracts.topology import QueueSpec
+from servicekit import outbox
+from servicekit.bus import Consumer, MessageContext, Publisher, declare_queue
+from servicekit.db import migrate
+from servicekit.outbox import OutboxRelay
+from tests.integration.conftest import SchemaPool
+from tests.support import deleted_event, depth, drain, eventually
+
+
+def queue_spec() -> QueueSpec:
+    return QueueSpec(name=f"test.outbox.{uuid.uuid4().hex[:6]}", owner="tests", binds=("video.deleted.v1",))
+
+
+async def declared(amqp: AbstractRobustConnection) -> QueueSpec:
+    spec = queue_spec()
+    async with amqp.channel() as channel:
+        await declare_queue(channel, spec)
+    return spec
+
+
+@contextlib.asynccontextmanager
+async def running(relay: OutboxRelay) -> AsyncIterator[None]:
+    task = asyncio.create_task(relay.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def make_relay(db: SchemaPool, publisher: Publisher, **kwargs: Any) -> OutboxRelay:
+    return OutboxRelay(db.pool, publisher, dsn=db.dsn, schema=db.schema, service="tests", **kwargs)
+
+
+async def unsent(db: SchemaPool) -> int:
+    async with db.pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+
+
+async def all_sent(db: SchemaPool) -> bool:
+    return await unsent(db) == 0
+
+
+async def drained(amqp: AbstractRobustConnection, queue: str) -> bool:
+    return await depth(amqp, queue) == 0
+
+
+async def effects(db: SchemaPool) -> list[uuid.UUID]:
+    async with db.pool.acquire() as conn:
+        return [r["event_id"] for r in await conn.fetch("SELECT event_id FROM effects")]
+
+
+async def record_effect(event: VideoDeletedV1, ctx: MessageContext) -> None:
+    await ctx.db.execute("INSERT INTO effects (event_id) VALUES ($1)", ctx.envelope.id)
+
+
+async def test_migrations_are_applied_once(schema_pool: SchemaPool, tmp_path: Any) -> None:
+    again = await migrate(schema_pool.pool, schema_pool.schema, tmp_path / "migrations")
+    assert again == []
+
+
+async def test_a_committed_event_is_published_and_a_rolled_back_one_is_not(
+    schema_pool: SchemaPool, amqp: AbstractRobustConnection, publisher: Publisher
+) -> None:
+    spec = await declared(amqp)
+    committed, rolled_back = deleted_event(), deleted_event()
+    async with schema_pool.pool.acquire() as conn:
+        async with conn.transaction():
+            await outbox.enqueue(conn, committed)
+        with contextlib.suppress(RuntimeError):
+            async with conn.transaction():
+                await outbox.enqueue(conn, rolled_back)
+                raise RuntimeError("the use case failed after writing its event")
+    async with running(make_relay(schema_pool, publisher)):
+        messages = await drain(amqp, spec.name, 1)
+        await asyncio.sleep(0.5)
+    assert [m.message_id for m in messages] == [str(committed.id)]
+    assert await depth(amqp, spec.name) == 0
+    assert await unsent(schema_pool) == 0
+
+
+class Killed(Exception):
+    """Stands for the process dying: not a broker refusal, so the relay must not treat it as one."""
+
+
+class CrashAfterConfirm:
+    """A publisher whose process 'dies' right after the broker confirmed, before the relay marks the row."""
+
+    def __init__(self, real: Publisher) -> None:
+        self.real = real
+
+    async def publish_raw(self, body: bytes, event_id: str, event_type: str, headers: Mapping[str, Any]) -> None:
+        await self.real.publish_raw(body, event_id, event_type, headers)
+        raise Killed("killed between confirm and mark")
+
+
+async def test_a_relay_that_dies_between_confirm_and_mark_publishes_again_and_the_inbox_drops_the_duplicate(
+    schema_pool: SchemaPool, amqp: AbstractRobustConnection, publisher: Publisher
+) -> None:
+    spec = await declared(amqp)
+    event = deleted_event()
+    async with schema_pool.pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, event)
+    dying = make_relay(schema_pool, CrashAfterConfirm(publisher))  # type: ignore[arg-type]
+    with pytest.raises(Killed):
+        await dying.publish_pending()
+    assert await unsent(schema_pool) == 1
+    assert await depth(amqp, spec.name) == 1
+
+    consumer = Consumer(
+        amqp, spec, {"video.deleted.v1": record_effect}, publisher, service="tests", pool=schema_pool.pool
+    )
+    await consumer.start()
+    async with running(make_relay(schema_pool, publisher)):
+        await eventually(lambda: all_sent(schema_pool))
+        await eventually(lambda: drained(amqp, spec.name))
+        await asyncio.sleep(0.3)
+    await consumer.stop()
+    assert await effects(schema_pool) == [event.id]
+    async with schema_pool.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event.id) == 1
+
+
+async def test_twenty_transactions_committing_out_of_order_leave_nothing_unpublished(
+    schema_pool: SchemaPool, amqp: AbstractRobustConnection, publisher: Publisher
+) -> None:
+    spec = await declared(amqp)
+    events = [deleted_event() for _ in range(20)]
+
+    async def staggered(envelope: Any, delay: float) -> None:
+        async with schema_pool.pool.acquire() as conn, conn.transaction():
+            await outbox.enqueue(conn, envelope)
+            await asyncio.sleep(delay)  # ids are taken in one order, commits land in another
+
+    async with running(make_relay(schema_pool, publisher, poll_interval=0.2)):
+        await asyncio.gather(*(staggered(e, random.uniform(0, 0.8)) for e in events))
+        messages = await drain(amqp, spec.name, len(events), timeout=15)
+    assert {m.message_id for m in messages} == {str(e.id) for e in events}
+    assert await unsent(schema_pool) == 0
+
+
+async def test_a_thousand_events_survive_every_connection_being_closed_with_no_loss_and_no_double_effect(
+    schema_pool: SchemaPool, amqp_url: str, amqp: AbstractRobustConnection, publisher: Publisher
+) -> None:
+    spec = await declared(amqp)
+    consumer = Consumer(
+        amqp, spec, {"video.deleted.v1": record_effect}, publisher, service="tests", pool=schema_pool.pool, prefetch=50
+    )
+    await consumer.start()
+    events = [deleted_event() for _ in range(1000)]
+    vhost = amqp_url.rsplit("/", 1)[-1]
+    async with running(make_relay(schema_pool, publisher, batch_size=50)):
+        for i in range(0, len(events), 50):
+            async with schema_pool.pool.acquire() as conn, conn.transaction():
+                for envelope in events[i : i + 50]:
+                    await outbox.enqueue(conn, envelope)
+            if i in (300, 650):
+                subprocess.run(
+                    ["rabbitmqctl", "-q", "close_all_connections", "-p", vhost, "fault test"], timeout=30, check=True
+                )
+            await asyncio.sleep(0.02)
+        await eventually(lambda: all_sent(schema_pool), timeout=60)
+        await eventually(lambda: _count_effects(schema_pool, len(events)), timeout=60)
+    await consumer.stop()
+    applied = await effects(schema_pool)
+    assert len(applied) == len(set(applied)) == len(events)
+    assert set(applied) == {e.id for e in events}
+
+
+async def _count_effects(db: SchemaPool, expected: int) -> bool:
+    return len(await effects(db)) >= expected
