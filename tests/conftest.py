@@ -7,13 +7,15 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from ops.localinfra import LocalS3, LocalSMTP, MailSink
+from servicekit.tokens import TokenSigner, generate_keypair
 
 PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
@@ -95,3 +97,34 @@ def tmp_media(tmp_path: Path) -> Path:
     path = tmp_path / "media"
     path.mkdir()
     return path
+
+
+@dataclass(frozen=True)
+class JwtKeys:
+    private_key_file: Path
+    public_keys_dir: Path
+    key_id: str
+    issuer: str = "framepipe-auth"
+    audience: str = "framepipe"
+
+
+@pytest.fixture(scope="session")
+def jwt_keys(tmp_path_factory: pytest.TempPathFactory) -> JwtKeys:
+    """An RS256 key pair for this run: auth_svc signs with it, the other services verify with its public half."""
+    root = tmp_path_factory.mktemp("keys")
+    keys = JwtKeys(private_key_file=root / "private.pem", public_keys_dir=root / "public", key_id="test-key-1")
+    generate_keypair(keys.private_key_file, keys.public_keys_dir, keys.key_id)
+    return keys
+
+
+@pytest.fixture(scope="session")
+def token_for(jwt_keys: JwtKeys) -> Callable[[uuid.UUID, str], str]:
+    """Mint a valid access token for any user id, as auth_svc would."""
+    signer = TokenSigner(
+        jwt_keys.private_key_file.read_text(),
+        key_id=jwt_keys.key_id,
+        issuer=jwt_keys.issuer,
+        audience=jwt_keys.audience,
+        ttl_seconds=3600,
+    )
+    return signer.sign

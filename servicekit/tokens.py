@@ -1,0 +1,167 @@
+"""RS256 access tokens: signing (auth_svc only, it alone has the private key) and local verification (every
+service, with public keys from its own configuration; no call to auth_svc).
+
+Verification is strict where python-jose is lenient: the algorithm allowlist is RS256 only, `exp`, `iat`,
+`iss`, `aud` and `sub` are required, `kid` must name a configured key, and `iat`/`nbf` in the future (beyond
+the clock-skew leeway) are refused."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwk, jwt
+from jose.exceptions import JOSEError
+
+from servicekit.http import Problem
+
+ALGORITHM = "RS256"
+LEEWAY_SECONDS = 30
+_DECODE_OPTIONS = {
+    "require_exp": True,
+    "require_iat": True,
+    "require_aud": True,
+    "require_iss": True,
+    "require_sub": True,
+    "leeway": LEEWAY_SECONDS,
+}
+
+
+class InvalidToken(Exception):
+    """The token cannot be trusted; the message says why (for logs, never for the client)."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: uuid.UUID
+    email: str
+    token_id: str | None
+    expires_at: int
+
+
+def load_public_keys(directory: Path) -> dict[str, str]:
+    """Every `<kid>.pem` in the directory; several keys let a signing key rotate without logging users out."""
+    keys = {path.stem: path.read_text() for path in sorted(directory.glob("*.pem"))}
+    if not keys:
+        raise RuntimeError(f"no public keys (*.pem) in {directory}")
+    return keys
+
+
+class TokenVerifier:
+    def __init__(self, public_keys: Mapping[str, str], *, issuer: str, audience: str) -> None:
+        self._keys = dict(public_keys)
+        self._issuer = issuer
+        self._audience = audience
+
+    def verify(self, token: str) -> Claims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except JOSEError as exc:
+            raise InvalidToken(f"malformed token: {exc}") from None
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken(f"algorithm {header.get('alg')!r} is not allowed")
+        key = self._keys.get(str(header.get("kid")))
+        if key is None:
+            raise InvalidToken(f"unknown key id {header.get('kid')!r}")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options=_DECODE_OPTIONS,
+            )
+        except JOSEError as exc:
+            raise InvalidToken(str(exc)) from None
+        return _claims(claims)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys as a JSON Web Key Set."""
+        keys = []
+        for kid, pem in self._keys.items():
+            entry = jwk.construct(pem, ALGORITHM).to_dict()
+            keys.append({**entry, "kid": kid, "use": "sig", "alg": ALGORITHM})
+        return {"keys": keys}
+
+
+def _claims(claims: Mapping[str, Any]) -> Claims:
+    now = time.time()
+    for name in ("iat", "nbf"):
+        value = claims.get(name)
+        if value is not None and (not isinstance(value, int | float) or value > now + LEEWAY_SECONDS):
+            raise InvalidToken(f"{name} is in the future")
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise InvalidToken("sub is not a user id") from None
+    email = claims.get("email")
+    if not isinstance(email, str):
+        raise InvalidToken("email claim missing")
+    return Claims(user_id=user_id, email=email, token_id=claims.get("jti"), expires_at=int(claims["exp"]))
+
+
+class TokenSigner:
+    def __init__(self, private_key_pem: str, *, key_id: str, issuer: str, audience: str, ttl_seconds: int) -> None:
+        self._key = private_key_pem
+        self._kid = key_id
+        self._issuer = issuer
+        self._audience = audience
+        self.ttl_seconds = ttl_seconds
+
+    def sign(self, user_id: uuid.UUID, email: str) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": str(user_id),
+            "email": email,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+        }
+        token: str = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
+        return token
+
+
+def generate_keypair(private_path: Path, public_dir: Path, key_id: str) -> None:
+    """Write a new RSA key pair: the private key (mode 600) and `<public_dir>/<key_id>.pem`."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_path.parent.mkdir(parents=True, exist_ok=True)
+    public_dir.mkdir(parents=True, exist_ok=True)
+    private_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    private_path.chmod(0o600)
+    (public_dir / f"{key_id}.pem").write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
+
+
+def authenticated_user(request: web.Request) -> Claims:
+    """The caller's claims from `Authorization: Bearer …`, or a 401 problem with `WWW-Authenticate`."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(
+            401, "missing_token", "Authentication required.", headers={"WWW-Authenticate": 'Bearer realm="framepipe"'}
+        )
+    try:
+        return request.app[TOKEN_VERIFIER].verify(token.strip())
+    except InvalidToken:
+        raise Problem(
+            401,
+            "invalid_token",
+            "The access token is invalid or expired.",
+            headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
+        ) from None
