@@ -140,10 +140,15 @@ check_terraform_test() { cd "$1" && terraform test -no-color; }
 
 # One run over everything (checkov's start-up dominates its time). Kubernetes: the rendered prod overlay,
 # which is what runs; base alone has no image tags and the dev overlay runs third-party images on a laptop.
+# checkov skips directories whose name starts with a dot, so the render goes to a temporary directory.
 check_checkov() {
-  mkdir -p "$OUT/checkov-k8s" && cp "$OUT/rendered/prod.yaml" "$OUT/checkov-k8s/prod.yaml"
+  local k8s rc
+  k8s=$(mktemp -d) && cp "$OUT/rendered/prod.yaml" "$k8s/prod.yaml"
   "$VENV/bin/checkov" --config-file deploy/.checkov.yaml --skip-download --quiet --compact \
-    -d deploy/terraform -d deploy/docker -d .github/workflows -d "$OUT/checkov-k8s"
+    -d deploy/terraform -d deploy/docker -d .github/workflows -d "$k8s"
+  rc=$?
+  rm -rf "$k8s"
+  return "$rc"
 }
 
 # --- run --------------------------------------------------------------------------------------
