@@ -29,6 +29,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 SERVICE_NAME = web.AppKey("service_name", str)
+REQUEST_ID = web.RequestKey("request_id", str)
+CORRELATION_ID = web.RequestKey("correlation_id", str)
 
 
 class Problem(Exception):
@@ -60,7 +62,7 @@ def problem_response(request: web.Request, problem: Problem) -> web.Response:
         "status": problem.status,
         "code": problem.code,
         "instance": request.path,
-        "request_id": request.get("request_id"),
+        "request_id": request.get(REQUEST_ID),
     }
     if problem.detail:
         body["detail"] = problem.detail
@@ -96,8 +98,8 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     """Binds request and correlation ids to the log context and answers every error as problem+json."""
     request_id = _client_id(request.headers.get(REQUEST_ID_HEADER)) or str(uuid.uuid4())
     correlation_id = _client_id(request.headers.get(CORRELATION_HEADER)) or request_id
-    request["request_id"] = request_id
-    request["correlation_id"] = correlation_id
+    request[REQUEST_ID] = request_id
+    request[CORRELATION_ID] = correlation_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
     started = time.perf_counter()
@@ -130,6 +132,11 @@ async def _render_errors(request: web.Request, handler: Handler) -> web.StreamRe
     except Exception:
         log.exception("unhandled_error", method=request.method, path=request.path)
         return problem_response(request, Problem(500, "internal_error", "Internal Server Error"))
+
+
+def correlation_id(request: web.Request) -> str:
+    """The id that follows this request into every event it causes (client-supplied X-Correlation-ID, or new)."""
+    return request.get(CORRELATION_ID) or request.get(REQUEST_ID) or str(uuid.uuid4())
 
 
 async def healthz(_: web.Request) -> web.Response:

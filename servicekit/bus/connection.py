@@ -17,5 +17,5 @@ async def connect(url: str, name: str) -> AbstractRobustConnection:
 
 async def check_broker(connection: AbstractRobustConnection) -> None:
     """Readiness: the connection is open right now (a robust connection reports closed while it reconnects)."""
-    if connection.is_closed:
+    if connection.is_closed or not connection.connected.is_set():
         raise ConnectionError("broker connection is down")
