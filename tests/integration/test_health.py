@@ -18,6 +18,8 @@ from servicekit.settings import BaseServiceSettings, DatabaseSettings
 from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, drop_vhost, make_vhost
 from tests.support import TcpProxy, eventually
 
+Client = TestClient[web.Request, web.Application]
+
 
 class ProbeSettings(BaseServiceSettings, DatabaseSettings):
     http_port: int = 0
@@ -36,7 +38,7 @@ async def probe_app(
         yield client
 
 
-async def ready_status(client: TestClient[web.Request, web.Application]) -> int:
+async def ready_status(client: Client) -> int:
     response = await client.get("/readyz")
     return response.status
 
