@@ -5,7 +5,8 @@
 #
 # Usage: deploy/scripts/validate.sh            (from anywhere; exits non-zero on any failure)
 # Environment: DEPLOY_VENV (default <repo>/.venv-deploy), KUBERNETES_VERSION (default 1.33),
-#              VALIDATE_ROOT (validate another copy of the tree; used by validate-bites.sh).
+#              VALIDATE_ROOT (validate another copy of the tree) and VALIDATE_ONLY (a regex of check
+#              names to run), both used by validate-bites.sh.
 set -uo pipefail
 
 SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,6 +37,7 @@ log() { printf '\n== %s\n' "$*"; }
 check() {
   local name=$1
   shift
+  if [[ -n ${VALIDATE_ONLY:-} && ! $name =~ $VALIDATE_ONLY ]]; then return 0; fi
   local logfile=$OUT/logs/${name//[^A-Za-z0-9_.-]/_}.log
   local start=$SECONDS
   if (cd "$ROOT" && "$@") >"$logfile" 2>&1; then
