@@ -1,0 +1,159 @@
+"""The e-mails themselves: rendering the templates (plain text and HTML, per kind and language) and building a
+MIME message that user-controlled text cannot escape from.
+
+Names and file names come from users. They are flattened to one line before they go anywhere (a CR/LF in a
+header value would start a new header), HTML-escaped before they go into HTML, and the SMTP envelope
+recipients are passed explicitly, never derived from the headers."""
+
+from __future__ import annotations
+
+import email.policy
+import html
+import json
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from contracts.events import FailureCode, NotificationKind
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+LANGUAGES = ("en", "pt")
+
+
+class InvalidAddress(ValueError):
+    """An e-mail address we refuse to put in an SMTP envelope or a header."""
+
+
+@dataclass(frozen=True)
+class Letter:
+    subject: str
+    text: str
+    html: str
+
+
+def one_line(value: str, limit: int = 200) -> str:
+    """Control and format characters (CR, LF, NEL, U+2028, NUL…) become spaces; runs of spaces collapse."""
+    cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in value)
+    return " ".join(cleaned.split())[:limit]
+
+
+def mailbox(addr_spec: str) -> str:
+    """The address itself if it is one plain `local@domain`, else InvalidAddress."""
+    if one_line(addr_spec, 320) != addr_spec or " " in addr_spec:
+        raise InvalidAddress("the address contains spaces or control characters")
+    try:
+        address = Address(addr_spec=addr_spec)
+    except (ValueError, IndexError) as exc:
+        raise InvalidAddress(str(exc)) from None
+    if not address.username or not address.domain:
+        raise InvalidAddress("the address needs a local part and a domain")
+    return addr_spec
+
+
+def message_id_for(event_id: uuid.UUID) -> str:
+    """Deterministic per outcome: a re-send after a crash carries the same Message-ID, which mail systems
+    use to recognise the duplicate."""
+    return f"<{event_id}@framepipe>"
+
+
+class Templates:
+    """The templates of one language, read once at start-up."""
+
+    def __init__(self, language: str, directory: Path = TEMPLATES_DIR) -> None:
+        if language not in LANGUAGES:
+            raise ValueError(f"no templates for language {language!r}")
+        self._parts = {
+            (kind, part): Template((directory / f"{kind}.{language}.{part}").read_text(encoding="utf-8"))
+            for kind in NotificationKind
+            for part in ("subject", "txt", "html")
+        }
+        self._strings: dict[str, Any] = json.loads((directory / f"strings.{language}.json").read_text("utf-8"))
+
+    def processed(
+        self, *, name: str | None, video_id: uuid.UUID, filename: str | None, frame_count: int, link: str
+    ) -> Letter:
+        return self._render(NotificationKind.PROCESSED, name, video_id, filename, link, frame_count=str(frame_count))
+
+    def failed(
+        self, *, name: str | None, video_id: uuid.UUID, filename: str | None, code: FailureCode, link: str
+    ) -> Letter:
+        failure = self._strings["failures"][code.value]
+        return self._render(
+            NotificationKind.FAILED,
+            name,
+            video_id,
+            filename,
+            link,
+            reason=failure["reason"],
+            next_step=failure["next_step"],
+        )
+
+    def _render(
+        self,
+        kind: NotificationKind,
+        name: str | None,
+        video_id: uuid.UUID,
+        filename: str | None,
+        link: str,
+        **extra: str,
+    ) -> Letter:
+        values = {"greeting": self._greeting(name), "video": self._video(video_id, filename), "link": link, **extra}
+        escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
+        return Letter(
+            subject=one_line(self._parts[kind, "subject"].substitute(values), 250),
+            text=self._parts[kind, "txt"].substitute(values),
+            html=self._parts[kind, "html"].substitute(escaped),
+        )
+
+    def _greeting(self, name: str | None) -> str:
+        clean = one_line(name or "", 100)
+        if not clean:
+            return str(self._strings["greeting"])
+        return Template(self._strings["greeting_named"]).substitute(name=clean)
+
+    def _video(self, video_id: uuid.UUID, filename: str | None) -> str:
+        clean = one_line(filename or "", 150)
+        if clean:
+            return clean
+        return Template(self._strings["unnamed_video"]).substitute(short_id=str(video_id)[:8])
+
+
+@dataclass(frozen=True)
+class Sender:
+    """MAIL_FROM split into its header form and its envelope address."""
+
+    header: str
+    address: str
+
+    @classmethod
+    def parse(cls, mail_from: str) -> Sender:
+        display, addr = parseaddr(mail_from)
+        address = mailbox(addr)
+        return cls(header=str(Address(display_name=one_line(display), addr_spec=address)), address=address)
+
+
+def build_message(
+    letter: Letter,
+    *,
+    sender: Sender,
+    recipient: str,
+    recipient_name: str | None,
+    message_id: str,
+    date: Any,
+) -> EmailMessage:
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = sender.header
+    message["To"] = Address(display_name=one_line(recipient_name or "", 100), addr_spec=mailbox(recipient))
+    message["Subject"] = one_line(letter.subject, 250)
+    message["Message-ID"] = message_id
+    message["Date"] = format_datetime(date)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(letter.text)
+    message.add_alternative(letter.html, subtype="html")
+    return message
