@@ -1,0 +1,237 @@
+"""The whole system on one machine without containers: a local S3 and SMTP sink, JWT keys, the database, and the
+four services as child processes, ready when every `/readyz` is. `framepipe dev` runs it in the foreground;
+the end-to-end tests start it the same way through `DevStack`, on free ports with their own database and vhost."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import aio_pika
+import aiohttp
+import asyncpg
+from pydantic import SecretStr
+
+from ops.dev_env import (
+    LOCAL_S3_CREDENTIALS,
+    MODULES,
+    Ports,
+    admin_database_url,
+    key_paths,
+    service_env,
+    smtp_is_local,
+)
+from ops.dev_process import LineSink, ServiceProcess
+from ops.localinfra import LocalS3, LocalSMTP, MailSink
+from servicekit.settings import StorageSettings
+from servicekit.storage import open_storage
+from servicekit.tokens import generate_keypair
+
+CORE_SERVICES = ("auth", "video", "notify")
+
+
+class DevStackError(Exception):
+    """The stack cannot start; the message says what to fix."""
+
+
+@dataclass
+class DevConfig:
+    settings: dict[str, str]
+    root: Path = field(default_factory=Path.cwd)
+    var_dir: Path | None = None
+    processors: int = 1
+    local_s3: bool = True
+    local_smtp: bool = True
+    ports: Ports = field(default_factory=Ports)
+    output: TextIO | None = field(default_factory=lambda: sys.stdout)
+    ready_timeout: float = 120.0
+    stop_grace: float = 15.0
+
+    @property
+    def var(self) -> Path:
+        return self.var_dir or self.root / "var"
+
+
+class DevStack:
+    def __init__(self, config: DevConfig) -> None:
+        self.config = config
+        self.settings = dict(config.settings)
+        self.processes: dict[str, ServiceProcess] = {}
+        self.mail_sink: MailSink | None = None
+        self._s3: LocalS3 | None = None
+        self._smtp: LocalSMTP | None = None
+        self._sink = LineSink(config.output)
+        self._processor_count = 0
+
+    def url(self, name: str) -> str:
+        host = self.settings["HTTP_HOST"]
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - mapping, not binding
+        return f"http://{host}:{self.config.ports.port(name)}"
+
+    @property
+    def processors(self) -> list[ServiceProcess]:
+        return [p for name, p in self.processes.items() if name.startswith("processor")]
+
+    async def start(self) -> None:
+        try:
+            self._prepare_keys()
+            await self._prepare_database()
+            await self._check_broker()
+            await self._start_s3()
+            self._start_smtp()
+            for name in CORE_SERVICES:
+                self._spawn(name)
+            for _ in range(self.config.processors):
+                self._spawn(self._next_processor_name())
+            await self.wait_ready(list(self.processes))
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def add_processor(self) -> ServiceProcess:
+        """One more worker, ready when this returns (scale out, or replace a killed one)."""
+        name = self._next_processor_name()
+        process = self._spawn(name)
+        await self.wait_ready([name])
+        return process
+
+    async def stop(self) -> None:
+        running = list(self.processes.values())
+        await asyncio.gather(*(p.stop(self.config.stop_grace) for p in running))
+        if self._smtp is not None:
+            self._smtp.stop()
+            self._smtp = None
+        if self._s3 is not None:
+            await asyncio.to_thread(self._s3.stop)
+            self._s3 = None
+
+    async def wait_ready(self, names: list[str], within: float | None = None) -> None:
+        timeout = self.config.ready_timeout if within is None else within
+        pending = dict.fromkeys(names, "not answering yet")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:
+            while pending:
+                for name in list(pending):
+                    process = self.processes[name]
+                    if not process.running:
+                        raise DevStackError(
+                            f"{name} exited with code {process.returncode} before it was ready. "
+                            f"Its last lines:\n{process.last_lines()}"
+                        )
+                    ready, state = await _probe(http, f"{self.url(name)}/readyz")
+                    if ready:
+                        del pending[name]
+                    else:
+                        pending[name] = state
+                if pending and loop.time() > deadline:
+                    raise DevStackError(_not_ready_message(pending, self.processes, timeout))
+                if pending:
+                    await asyncio.sleep(0.25)
+
+    def _next_processor_name(self) -> str:
+        self._processor_count += 1
+        return f"processor-{self._processor_count}"
+
+    def _spawn(self, name: str) -> ServiceProcess:
+        port = self.config.ports.port(name)
+        env = service_env(name, self.settings, port=port, var_dir=self.config.var)
+        module = MODULES[name.partition("-")[0]]
+        process = ServiceProcess(
+            name, [sys.executable, "-m", module], env, self.config.root, port, self._sink, len(self.processes)
+        )
+        process.start()
+        self.processes[name] = process
+        return process
+
+    def _prepare_keys(self) -> None:
+        private, public = key_paths(self.settings, self.config.var)
+        key_id = self.settings["JWT_KEY_ID"]
+        if not private.exists():
+            generate_keypair(private, public, key_id)
+        self.settings["JWT_PRIVATE_KEY_FILE"] = str(private.resolve())
+        self.settings["JWT_PUBLIC_KEYS_DIR"] = str(public.resolve())
+
+    async def _prepare_database(self) -> None:
+        admin_url, name = admin_database_url(self.settings["DATABASE_URL"])
+        try:
+            admin = await asyncpg.connect(admin_url, timeout=10)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise DevStackError(f"PostgreSQL is not reachable at {_safe(admin_url)}: {exc}") from None
+        try:
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+
+    async def _check_broker(self) -> None:
+        url = self.settings["AMQP_URL"]
+        try:
+            connection = await aio_pika.connect(url, timeout=10)
+        except Exception as exc:  # aiormq raises many unrelated types for "cannot connect"
+            raise DevStackError(f"RabbitMQ is not reachable at {_safe(url)}: {exc!r}") from None
+        await connection.close()
+
+    async def _start_s3(self) -> None:
+        if self.config.local_s3 and not self.settings.get("S3_ENDPOINT_URL"):
+            self._s3 = LocalS3()
+            await asyncio.to_thread(self._s3.start)
+            self.settings["S3_ENDPOINT_URL"] = self._s3.endpoint_url
+            for key, value in LOCAL_S3_CREDENTIALS.items():
+                self.settings.setdefault(key, value)
+            await self._create_bucket()
+
+    async def _create_bucket(self) -> None:
+        storage_settings = StorageSettings(
+            s3_endpoint_url=self.settings["S3_ENDPOINT_URL"],
+            s3_bucket=self.settings["S3_BUCKET"],
+            s3_region=self.settings["S3_REGION"],
+            aws_access_key_id=SecretStr(self.settings["AWS_ACCESS_KEY_ID"]),
+            aws_secret_access_key=SecretStr(self.settings["AWS_SECRET_ACCESS_KEY"]),
+        )
+        async with open_storage(storage_settings) as storage:
+            await storage.ensure_bucket()
+
+    def _start_smtp(self) -> None:
+        if not (self.config.local_smtp and smtp_is_local(self.settings)):
+            return
+        self.mail_sink = MailSink(maildir=self.config.var / "mail")
+        port = int(self.settings["SMTP_PORT"])
+        self._smtp = LocalSMTP(self.mail_sink, host="127.0.0.1", port=port)
+        try:
+            self._smtp.start()
+        except Exception as exc:
+            self._smtp = None
+            raise DevStackError(
+                f"cannot start the local SMTP sink on port {port} ({exc}); set SMTP_PORT to a free port"
+            ) from None
+        self.settings["SMTP_HOST"] = "127.0.0.1"
+
+
+async def _probe(http: aiohttp.ClientSession, url: str) -> tuple[bool, str]:
+    try:
+        async with http.get(url) as response:
+            body = (await response.text())[:300]
+            return response.status == 200, f"/readyz {response.status} {body}"
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return False, f"not answering ({exc.__class__.__name__})"
+
+
+def _not_ready_message(pending: dict[str, str], processes: dict[str, ServiceProcess], timeout: float) -> str:
+    parts = [f"not ready after {timeout:.0f}s: {', '.join(pending)}"]
+    for name, state in pending.items():
+        parts.append(f"{name}: {state}\n  last lines:\n{processes[name].last_lines()}")
+    return "\n".join(parts)
+
+
+def _safe(url: str) -> str:
+    """A URL for messages: the password replaced."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
