@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, TypeAlias
 
-from ops import schemas
+from ops import client, dev_command, schemas
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -22,6 +22,8 @@ class CommandModule(Protocol):
 
 COMMANDS: list[CommandModule] = [
     schemas,
+    dev_command,
+    client,
 ]
 
 

@@ -1,0 +1,255 @@
+"""The HTTP API as the client sees it: base URLs, the saved token, one method per endpoint, and every failure
+turned into an `ApiError` carrying the problem+json `code` and `detail` and the exit code scripts branch on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.payload import AsyncIterablePayload
+
+CHUNK_BYTES = 256 * 1024
+
+EXIT_OK = 0
+EXIT_OTHER = 1
+EXIT_USAGE = 2  # argparse's own code for a bad command line
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+EXIT_CONFLICT = 5
+EXIT_REJECTED = 6
+EXIT_THROTTLED = 7
+EXIT_UNAVAILABLE = 8
+EXIT_VIDEO_FAILED = 9
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success
+  1  other error
+  2  bad command line
+  3  not logged in, session expired, or wrong e-mail/password (401)
+  4  not found, or not yours (404)
+  5  conflict: e-mail already registered, or the video is not ready yet (409)
+  6  input rejected: too large (413), not a supported video (415), invalid value (400/422)
+  7  throttled: too many attempts, try again later (429)
+  8  server error or service unreachable (5xx, connection refused, timeout)
+  9  the video failed processing (status --watch)
+"""
+
+_EXIT_BY_STATUS = {401: EXIT_AUTH, 403: EXIT_AUTH, 404: EXIT_NOT_FOUND, 409: EXIT_CONFLICT, 429: EXIT_THROTTLED}
+
+Progress = Callable[[int], None]
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        retry_after: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+        self.extra = extra or {}
+
+    @property
+    def exit_code(self) -> int:
+        if self.status in _EXIT_BY_STATUS:
+            return _EXIT_BY_STATUS[self.status]
+        if self.status in (400, 413, 415, 422):
+            return EXIT_REJECTED
+        return EXIT_UNAVAILABLE if self.status == 0 or self.status >= 500 else EXIT_OTHER
+
+
+@dataclass(frozen=True)
+class BaseUrls:
+    auth: str
+    video: str
+    notify: str
+
+    @classmethod
+    def from_options(
+        cls, origin: str | None, auth: str | None, video: str | None, notify: str | None, env: dict[str, str]
+    ) -> BaseUrls:
+        """`--url` (one origin behind a reverse proxy) wins; then each `--*-url`, FRAMEPIPE_*_URL, localhost."""
+        origin = origin or env.get("FRAMEPIPE_URL")
+        if origin:
+            return cls(origin.rstrip("/"), origin.rstrip("/"), origin.rstrip("/"))
+        return cls(
+            (auth or env.get("FRAMEPIPE_AUTH_URL") or "http://127.0.0.1:8081").rstrip("/"),
+            (video or env.get("FRAMEPIPE_VIDEO_URL") or "http://127.0.0.1:8082").rstrip("/"),
+            (notify or env.get("FRAMEPIPE_NOTIFY_URL") or "http://127.0.0.1:8083").rstrip("/"),
+        )
+
+
+def token_path(env: dict[str, str]) -> Path:
+    config_home = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config_home) / "framepipe" / "token.json"
+
+
+def save_token(path: Path, record: dict[str, Any]) -> None:
+    """Write the token readable by its owner only, from the first byte (no window with wider permissions)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(record, handle)
+
+
+def load_token(path: Path) -> str | None:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    token = record.get("access_token") if isinstance(record, dict) else None
+    return token if isinstance(token, str) else None
+
+
+async def problem_from(response: aiohttp.ClientResponse) -> ApiError:
+    """An ApiError from an error response, whether or not its body is problem+json."""
+    body: Any = None
+    try:
+        body = await response.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    detail = body.get("detail") or body.get("title") or response.reason or "error"
+    return ApiError(
+        response.status,
+        str(body.get("code") or f"http_{response.status}"),
+        str(detail),
+        retry_after=response.headers.get("Retry-After"),
+        extra=body,
+    )
+
+
+async def file_chunks(path: Path, progress: Progress) -> AsyncIterator[bytes]:
+    """The file's bytes in chunks, counting them as aiohttp sends them (the count is the progress bar)."""
+    sent = 0
+    with path.open("rb") as handle:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
+            yield chunk
+            sent += len(chunk)
+            progress(sent)
+
+
+def content_type_of(path: Path) -> str:
+    guessed = {".mkv": "video/x-matroska", ".webm": "video/webm"}.get(path.suffix.lower())
+    return guessed or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+class Api:
+    def __init__(self, session: aiohttp.ClientSession, urls: BaseUrls, token: str | None) -> None:
+        self._http = session
+        self.urls = urls
+        self._token = token
+
+    def _auth(self) -> dict[str, str]:
+        if not self._token:
+            raise ApiError(401, "not_logged_in", "not logged in")
+        return {"Authorization": f"Bearer {self._token}"}
+
+    async def _json(self, method: str, url: str, *, auth: bool = True, **kwargs: Any) -> Any:
+        headers = {**(self._auth() if auth else {}), **kwargs.pop("headers", {})}
+        try:
+            async with self._http.request(method, url, headers=headers, **kwargs) as response:
+                if response.status >= 400:
+                    raise await problem_from(response)
+                if response.status == 204:
+                    return None
+                return await response.json(content_type=None)
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise ApiError(0, "unreachable", f"cannot reach {url}: {exc or exc.__class__.__name__}") from None
+
+    async def register(self, email: str, password: str) -> dict[str, Any]:
+        body = {"email": email, "password": password}
+        result: dict[str, Any] = await self._json("POST", f"{self.urls.auth}/register", auth=False, json=body)
+        return result
+
+    async def login(self, email: str, password: str) -> dict[str, Any]:
+        body = {"email": email, "password": password}
+        result: dict[str, Any] = await self._json("POST", f"{self.urls.auth}/login", auth=False, json=body)
+        return result
+
+    async def upload(self, path: Path, interval: float | None, image_format: str | None, progress: Progress) -> Any:
+        with aiohttp.MultipartWriter("form-data") as form:
+            # Options first: the server reads the parts in order while it streams the file to storage.
+            for name, value in (("interval_seconds", interval), ("image_format", image_format)):
+                if value is not None:
+                    form.append(str(value)).set_content_disposition("form-data", name=name)
+            payload = AsyncIterablePayload(file_chunks(path, progress), content_type=content_type_of(path))
+            payload.set_content_disposition("form-data", name="file", filename=path.name)
+            form.append_payload(payload)
+            headers = {"Idempotency-Key": str(uuid.uuid4())}
+            return await self._json("POST", f"{self.urls.video}/video", data=form, headers=headers)
+
+    async def videos(self, status: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params = {"limit": "100"}
+            params.update({"status": status} if status else {})
+            params.update({"cursor": cursor} if cursor else {})
+            page = await self._json("GET", f"{self.urls.video}/video", params=params)
+            items.extend(page.get("items", []))
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+    async def video(self, video_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._json("GET", f"{self.urls.video}/video/{video_id}")
+        return result
+
+    async def download_link(self, video_id: str) -> dict[str, Any]:
+        url = f"{self.urls.video}/video/{video_id}/download"
+        result: dict[str, Any] = await self._json("GET", url, params={"redirect": "false"})
+        return result
+
+    async def delete(self, video_id: str) -> None:
+        await self._json("DELETE", f"{self.urls.video}/video/{video_id}")
+
+    async def notifications(self) -> list[dict[str, Any]]:
+        body = await self._json("GET", f"{self.urls.notify}/notifications")
+        items = body.get("items", []) if isinstance(body, dict) else body
+        return list(items)
+
+    async def fetch(self, url: str, target: Path, started: Callable[[int | None, str | None], Progress]) -> Path:
+        """Stream a presigned URL (no Authorization: the signature is the credential) into `target`.
+        `target` may be a directory: the file is then named as the server suggests."""
+        try:
+            async with self._http.get(url) as response:
+                if response.status >= 400:
+                    raise ApiError(response.status, "download_failed", f"storage answered {response.status}")
+                suggested = response.content_disposition.filename if response.content_disposition else None
+                if await asyncio.to_thread(target.is_dir):
+                    target = target / Path(suggested or "frames.zip").name
+                progress = started(response.content_length, target.name)
+                return await _write_body(response, target, progress)
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise ApiError(0, "unreachable", f"cannot download: {exc or exc.__class__.__name__}") from None
+
+
+async def _write_body(response: aiohttp.ClientResponse, target: Path, progress: Progress) -> Path:
+    partial = target.with_name(target.name + ".part")
+    received = 0
+    with partial.open("wb") as handle:
+        async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+            await asyncio.to_thread(handle.write, chunk)
+            received += len(chunk)
+            progress(received)
+    partial.replace(target)
+    return target

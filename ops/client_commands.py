@@ -1,0 +1,155 @@
+"""The client's commands: each takes the parsed arguments and the API, prints for a person, returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ops.client_api import (
+    EXIT_OK,
+    EXIT_OTHER,
+    EXIT_VIDEO_FAILED,
+    Api,
+    ApiError,
+    Progress,
+    save_token,
+)
+from ops.client_messages import explain
+from ops.client_progress import ProgressBar, human_bytes
+
+TERMINAL = ("done", "failed")
+
+
+async def register(args: argparse.Namespace, api: Api) -> int:
+    user = await api.register(args.email, args.password)
+    print(f"registered {user.get('email', args.email)} (user id {user.get('id')})")
+    print(f"next: framepipe client login --email {args.email}")
+    return EXIT_OK
+
+
+async def login(args: argparse.Namespace, api: Api) -> int:
+    answer = await api.login(args.email, args.password)
+    expires_in = int(answer.get("expires_in") or 0)
+    record = {
+        "access_token": answer["access_token"],
+        "email": args.email,
+        "auth_url": api.urls.auth,
+        "expires_at": int(time.time()) + expires_in,
+    }
+    save_token(args.token_file, record)
+    print(f"logged in as {args.email}; token saved to {args.token_file} (valid {expires_in // 60} min)")
+    return EXIT_OK
+
+
+async def upload(args: argparse.Namespace, api: Api) -> int:
+    worst = EXIT_OK
+    for name in args.files:
+        path = Path(name)
+        if not await asyncio.to_thread(path.is_file):
+            print(f"error: {name}: no such file", file=sys.stderr)
+            worst = max(worst, EXIT_OTHER)
+            continue
+        bar = ProgressBar(_label(path.name), (await asyncio.to_thread(path.stat)).st_size)
+        try:
+            answer = await api.upload(path, args.interval, args.image_format, bar.update)
+        except ApiError as error:
+            bar.close("rejected")
+            print(f"error: {path.name}: {explain(error, args)}", file=sys.stderr)
+            worst = max(worst, error.exit_code)
+            continue
+        video = answer["items"][0]
+        bar.close(f"accepted as {video['id']}")
+        print(f"{video['id']}  {video['status']:<10}  {path.name}")
+    if worst == EXIT_OK:
+        print("follow them with: framepipe client list   (or: framepipe client status ID --watch)")
+    return worst
+
+
+async def list_videos(args: argparse.Namespace, api: Api) -> int:
+    videos = await api.videos(args.status)
+    if not videos:
+        print("no videos yet: framepipe client upload FILE")
+    for video in videos:
+        print(_line(video))
+    return EXIT_OK
+
+
+async def status(args: argparse.Namespace, api: Api) -> int:
+    video = await api.video(args.video_id)
+    if args.watch and video["status"] not in TERMINAL:
+        video = await _watch(args, api, video)
+    print(_details(video))
+    return EXIT_VIDEO_FAILED if args.watch and video["status"] == "failed" else EXIT_OK
+
+
+async def _watch(args: argparse.Namespace, api: Api, video: dict[str, Any]) -> dict[str, Any]:
+    bar = ProgressBar(_label(video["filename"]), 1.0, unit="fraction")
+    while video["status"] not in TERMINAL:
+        bar.update(float(video.get("progress") or 0), video["status"])
+        await asyncio.sleep(args.poll)
+        video = await api.video(args.video_id)
+    bar.update(1.0 if video["status"] == "done" else bar.done)
+    bar.close(video["status"])
+    return video
+
+
+async def download(args: argparse.Namespace, api: Api) -> int:
+    link = await api.download_link(args.video_id)
+    target = Path(args.output) if args.output else Path.cwd()
+    bars: list[ProgressBar] = []
+
+    def started(total: int | None, name: str | None) -> Progress:
+        bars.append(ProgressBar(_label(name or args.video_id), total))
+        return bars[0].update
+
+    saved = await api.fetch(link["url"], target, started)
+    if bars:
+        bars[0].close()
+    print(f"saved {saved} ({human_bytes(saved.stat().st_size)})")
+    return EXIT_OK
+
+
+async def delete(args: argparse.Namespace, api: Api) -> int:
+    await api.delete(args.video_id)
+    print(f"deleted {args.video_id}")
+    return EXIT_OK
+
+
+async def notifications(args: argparse.Namespace, api: Api) -> int:
+    items = await api.notifications()
+    if not items:
+        print("no notifications yet")
+    for item in items:
+        when = item.get("sent_at") or item.get("created_at") or ""
+        print(f"{when:<32}  {item.get('kind', ''):<9}  {item.get('status', ''):<7}  {item.get('video_id')}  "
+              f"{item.get('subject', '')}")  # fmt: skip
+    return EXIT_OK
+
+
+def _label(name: str, width: int = 24) -> str:
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _line(video: dict[str, Any]) -> str:
+    progress = float(video.get("progress") or 0) * 100
+    extra = ""
+    if video["status"] == "done" and video.get("frame_count") is not None:
+        extra = f"  ({video['frame_count']} frames)"
+    elif video["status"] == "failed" and video.get("error"):
+        extra = f"  ({video['error'].get('code')})"
+    return f"{video['id']}  {video['status']:<10}  {progress:3.0f}%  {video['filename']}{extra}"
+
+
+def _details(video: dict[str, Any]) -> str:
+    lines = [_line(video)]
+    if video["status"] == "done":
+        size = video.get("result_size_bytes")
+        zip_size = f", ZIP {human_bytes(size)}" if size else ""
+        lines.append(f"  {video.get('frame_count')} frames{zip_size}: framepipe client download {video['id']}")
+    if video["status"] == "failed" and video.get("error"):
+        lines.append(f"  failed: {video['error'].get('message')} [{video['error'].get('code')}]")
+    return "\n".join(lines)
