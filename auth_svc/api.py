@@ -1,0 +1,120 @@
+"""HTTP: parse and validate, call the use cases, render; domain errors become problem+json here."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+from auth_svc import service
+from auth_svc.service import Accounts, EmailTaken, InvalidCredentials, TooManyAttempts, UnknownUser
+from auth_svc.store import User
+from servicekit.http import Problem, correlation_id, parse_json
+from servicekit.tokens import TOKEN_VERIFIER, authenticated_user
+
+ACCOUNTS = web.AppKey("accounts", Accounts)
+
+# A deliberately plain check (no DNS, ASCII only): dot-atom local part, then at least two domain labels and
+# an alphabetic top-level domain.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$")
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="framepipe"'}
+
+
+def normalise_email(value: str) -> str:
+    email = value.strip().lower()
+    local, _, _ = email.partition("@")
+    if len(email) > 254 or len(local) > 64 or not EMAIL_PATTERN.match(email):
+        raise ValueError("not a valid e-mail address")
+    return email
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return (value.strip() or None) if value is not None else None
+
+
+Email = Annotated[str, StringConstraints(min_length=1, max_length=320), AfterValidator(normalise_email)]
+Name = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, AfterValidator(_blank_to_none)]
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+    name: Name = None
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def _user_body(user: User) -> dict[str, Any]:
+    return {"id": str(user.id), "email": user.email, "name": user.name, "created_at": user.created_at.isoformat()}
+
+
+async def register(request: web.Request) -> web.Response:
+    body = await parse_json(request, RegisterRequest)
+    try:
+        user = await service.register(
+            request.app[ACCOUNTS], body.email, body.password, body.name, correlation_id(request)
+        )
+    except EmailTaken:
+        raise Problem(409, "email_taken", "An account with this e-mail already exists.") from None
+    return web.json_response(_user_body(user), status=201)
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await parse_json(request, LoginRequest)
+    # Behind the ALB / reverse proxy, the proxy must be configured to present the real client address
+    # (X-Forwarded-For handling is the deployment's job); X-Forwarded-For is never trusted here.
+    address = request.remote or "unknown"
+    try:
+        issued = await service.login(request.app[ACCOUNTS], body.email, body.password, address)
+    except InvalidCredentials:
+        raise Problem(
+            401, "invalid_credentials", "The e-mail or password is wrong.", headers=BEARER_CHALLENGE
+        ) from None
+    except TooManyAttempts as exc:
+        raise Problem(
+            429,
+            "too_many_attempts",
+            "Too many failed logins; try again later.",
+            headers={"Retry-After": str(exc.retry_after)},
+            retry_after=exc.retry_after,
+        ) from None
+    return web.json_response(
+        {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def me(request: web.Request) -> web.Response:
+    claims = authenticated_user(request)
+    try:
+        user = await service.current_user(request.app[ACCOUNTS], claims.user_id)
+    except UnknownUser:
+        raise Problem(
+            401,
+            "invalid_token",
+            "The access token is invalid or expired.",
+            headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
+        ) from None
+    return web.json_response(_user_body(user))
+
+
+async def jwks(request: web.Request) -> web.Response:
+    return web.json_response(request.app[TOKEN_VERIFIER].jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/register", register)
+    app.router.add_post("/login", login)
+    app.router.add_get("/me", me)
+    app.router.add_get("/.well-known/jwks.json", jwks)

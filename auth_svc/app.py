@@ -1,0 +1,76 @@
+"""The composition root: create_app(settings) wires the resources, the key material and the routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from auth_svc import api, service
+from auth_svc.keys import load_keys
+from auth_svc.openapi import OPENAPI_SPEC
+from auth_svc.passwords import Passwords, password_hasher
+from auth_svc.service import Accounts, LoginThrottle
+from auth_svc.settings import Settings
+from servicekit.http import base_app
+from servicekit.runtime import POOL, CleanupCtx, broker, database, outbox_relay
+from servicekit.tokens import TOKEN_VERIFIER, TokenSigner
+
+SERVICE = "auth_svc"
+MIGRATIONS = Path(__file__).parent / "migrations"
+PRUNE_INTERVAL_SECONDS = 300
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings) -> web.Application:
+    signer, verifier = load_keys(settings)  # fails fast on a key set that would reject our own tokens
+    app = base_app(SERVICE, openapi_spec=OPENAPI_SPEC)
+    app[TOKEN_VERIFIER] = verifier
+    app.cleanup_ctx.extend(
+        [
+            database(settings, MIGRATIONS),
+            broker(settings, SERVICE),
+            outbox_relay(settings, SERVICE),
+            _accounts(settings, signer),
+            _failure_pruner,
+        ]
+    )
+    api.add_routes(app)
+    return app
+
+
+def _accounts(settings: Settings, signer: TokenSigner) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        # Bounded: each argon2 hash holds ARGON2_MEMORY_KIB of memory while it runs.
+        workers = max(2, len(os.sched_getaffinity(0)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2") as executor:
+            hasher = password_hasher(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+            passwords = await asyncio.get_running_loop().run_in_executor(executor, Passwords, hasher, executor)
+            throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+            app[api.ACCOUNTS] = Accounts(app[POOL], passwords, signer, throttle)
+            yield
+
+    return ctx
+
+
+async def _failure_pruner(app: web.Application) -> AsyncIterator[None]:
+    async def prune_forever() -> None:
+        while True:
+            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+            try:
+                await service.prune_login_failures(app[api.ACCOUNTS])
+            except Exception as exc:  # a database outage must not end the loop
+                log.warning("login_failures_prune_failed", error=f"{type(exc).__name__}: {exc}")
+
+    task = asyncio.create_task(prune_forever(), name=f"{SERVICE}-login-failures-pruner")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

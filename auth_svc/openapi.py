@@ -1,0 +1,240 @@
+"""The OpenAPI 3.1 document of auth_svc, served at /openapi.json: every endpoint, request, response and the
+problem+json errors with their stable codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM = "application/problem+json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_BODY_ERRORS = {
+    "400": _problem("`malformed_json`: the body is not valid JSON."),
+    "413": _problem("`request_too_large`: the body is over 1 MiB."),
+    "415": _problem("`unsupported_media_type`: the body is not `application/json`."),
+    "422": _problem("`validation_error`: a field is missing or invalid; `errors` names each field."),
+}
+
+_CHALLENGE = {"WWW-Authenticate": {"description": "Bearer challenge.", "schema": {"type": "string"}}}
+
+_SCHEMAS: dict[str, Any] = {
+    "RegisterRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["email", "password"],
+        "properties": {
+            "email": {
+                "type": "string",
+                "format": "email",
+                "maxLength": 254,
+                "description": "Trimmed and lower-cased; unique regardless of letter case.",
+            },
+            "password": {"type": "string", "minLength": 8, "maxLength": 1024},
+            "name": {"type": ["string", "null"], "maxLength": 200, "description": "Blank is stored as null."},
+        },
+    },
+    "LoginRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["email", "password"],
+        "properties": {
+            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "password": {"type": "string", "minLength": 1, "maxLength": 1024},
+        },
+    },
+    "User": {
+        "type": "object",
+        "required": ["id", "email", "name", "created_at"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "email": {"type": "string", "format": "email"},
+            "name": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Token": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in"],
+        "properties": {
+            "access_token": {"type": "string", "description": "RS256 JWT; header `kid` names the key."},
+            "token_type": {"const": "Bearer"},
+            "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds."},
+        },
+    },
+    "JWKS": {
+        "type": "object",
+        "required": ["keys"],
+        "properties": {
+            "keys": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["kty", "kid", "use", "alg", "n", "e"],
+                    "properties": {
+                        "kty": {"const": "RSA"},
+                        "kid": {"type": "string"},
+                        "use": {"const": "sig"},
+                        "alg": {"const": "RS256"},
+                        "n": {"type": "string"},
+                        "e": {"type": "string"},
+                    },
+                },
+            }
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details; clients branch on `code`.",
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "code": {"type": "string"},
+            "detail": {"type": "string"},
+            "instance": {"type": "string"},
+            "request_id": {"type": ["string", "null"]},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "message"],
+                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                },
+            },
+            "retry_after": {"type": "integer", "minimum": 1},
+        },
+    },
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": {"enum": ["ok", "unavailable"]},
+            "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    },
+}
+
+_PATHS: dict[str, Any] = {
+    "/register": {
+        "post": {
+            "operationId": "register",
+            "summary": "Create an account; announces `auth.user.registered.v1`.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("RegisterRequest")}}},
+            "responses": {
+                "201": _json(_ref("User"), "The new user."),
+                "409": _problem("`email_taken`: an account with this e-mail (in any letter case) exists."),
+                **_BODY_ERRORS,
+            },
+        }
+    },
+    "/login": {
+        "post": {
+            "operationId": "login",
+            "summary": "Exchange e-mail and password for an access token.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LoginRequest")}}},
+            "responses": {
+                "200": _json(_ref("Token"), "An access token."),
+                "401": _problem(
+                    "`invalid_credentials`: wrong password or unknown e-mail (indistinguishable).", _CHALLENGE
+                ),
+                "429": _problem(
+                    "`too_many_attempts`: too many failures for this account or client address.",
+                    {
+                        "Retry-After": {
+                            "description": "Seconds to wait.",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    },
+                ),
+                **_BODY_ERRORS,
+            },
+        }
+    },
+    "/me": {
+        "get": {
+            "operationId": "me",
+            "summary": "The user the access token belongs to.",
+            "security": [{"bearer": []}],
+            "responses": {
+                "200": _json(_ref("User"), "The current user."),
+                "401": _problem("`missing_token` or `invalid_token`.", _CHALLENGE),
+            },
+        }
+    },
+    "/.well-known/jwks.json": {
+        "get": {
+            "operationId": "jwks",
+            "summary": "The public keys that verify access tokens, by `kid`.",
+            "responses": {"200": _json(_ref("JWKS"), "JSON Web Key Set.")},
+        }
+    },
+    "/healthz": {
+        "get": {
+            "operationId": "healthz",
+            "summary": "The process is alive.",
+            "responses": {
+                "200": _json({"type": "object", "properties": {"status": {"const": "ok"}}}, "Alive."),
+            },
+        }
+    },
+    "/readyz": {
+        "get": {
+            "operationId": "readyz",
+            "summary": "The database and the broker are usable.",
+            "responses": {
+                "200": _json(_ref("Readiness"), "Ready."),
+                "503": _json(_ref("Readiness"), "A dependency is unavailable."),
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics.",
+            "responses": {"200": {"description": "Prometheus text format.", "content": {"text/plain": {}}}},
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document.",
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document.")},
+        }
+    },
+}
+
+OPENAPI_SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "framepipe auth_svc",
+        "version": "1.0.0",
+        "description": "Registration, login and RS256 access tokens that every framepipe service verifies locally.",
+    },
+    "servers": [{"url": "/"}],
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+    },
+}

@@ -1,0 +1,116 @@
+"""The use cases: register, log in (argon2id, throttled, constant-time for unknown e-mails), who am I."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+
+from auth_svc import store
+from auth_svc.passwords import Passwords
+from auth_svc.store import User
+from contracts import UserRegisteredV1, new_envelope
+from servicekit import outbox
+from servicekit.tokens import TokenSigner
+
+log = structlog.get_logger(__name__)
+
+SOURCE = "framepipe/auth_svc"
+
+
+class EmailTaken(Exception):
+    """Another account already uses this e-mail (compared case-insensitively)."""
+
+
+class InvalidCredentials(Exception):
+    """Wrong password or unknown e-mail: deliberately the same error."""
+
+
+class TooManyAttempts(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class UnknownUser(Exception):
+    """A valid token names a user that does not exist here."""
+
+
+@dataclass(frozen=True)
+class LoginThrottle:
+    max_failures: int
+    window_seconds: int
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """What the use cases need, built once by the composition root."""
+
+    pool: asyncpg.Pool
+    passwords: Passwords
+    signer: TokenSigner
+    throttle: LoginThrottle
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+
+
+async def register(accounts: Accounts, email: str, password: str, name: str | None, correlation_id: str) -> User:
+    """Create the user and enqueue `auth.user.registered.v1` in the same transaction."""
+    password_hash = await accounts.passwords.hash(password)
+    async with accounts.pool.acquire() as conn, conn.transaction():
+        user = await store.insert_user(conn, uuid.uuid4(), email, name, password_hash)
+        if user is None:
+            raise EmailTaken
+        event = UserRegisteredV1(user_id=user.id, email=user.email, name=user.name, registered_at=user.created_at)
+        await outbox.enqueue(conn, new_envelope(event, source=SOURCE, correlation_id=correlation_id))
+    log.info("user_registered", user_id=str(user.id))
+    return user
+
+
+async def login(accounts: Accounts, email: str, password: str, client_address: str) -> IssuedToken:
+    """A token for the right password. Every attempt is counted as a failure before the password is checked
+    (so parallel guesses cannot slip past the limit) and forgotten again if it succeeds."""
+    account_key, address_key = f"account:{email}", f"address:{client_address}"
+    throttle = accounts.throttle
+    async with accounts.pool.acquire() as conn:
+        async with conn.transaction():
+            wait = await store.blocked_for(
+                conn, [account_key, address_key], throttle.max_failures, throttle.window_seconds
+            )
+            if wait > 0:
+                raise TooManyAttempts(max(1, math.ceil(wait)))
+            attempt_ids = await store.record_failure(conn, [account_key, address_key])
+        credentials = await store.credentials_by_email(conn, email)
+    password_hash = credentials.password_hash if credentials else None
+    verdict = await accounts.passwords.verify(password_hash, password)
+    if credentials is None or not verdict.valid:
+        raise InvalidCredentials
+    async with accounts.pool.acquire() as conn:
+        await store.clear_failures(conn, account_key, attempt_ids)
+        if verdict.needs_rehash:
+            await store.replace_password_hash(
+                conn, credentials.user.id, credentials.password_hash, await accounts.passwords.hash(password)
+            )
+            log.info("password_rehashed", user_id=str(credentials.user.id))
+    token = accounts.signer.sign(credentials.user.id, credentials.user.email)
+    return IssuedToken(access_token=token, expires_in=accounts.signer.ttl_seconds)
+
+
+async def current_user(accounts: Accounts, user_id: uuid.UUID) -> User:
+    async with accounts.pool.acquire() as conn:
+        user = await store.user_by_id(conn, user_id)
+    if user is None:
+        raise UnknownUser
+    return user
+
+
+async def prune_login_failures(accounts: Accounts) -> int:
+    async with accounts.pool.acquire() as conn:
+        return await store.prune_failures(conn, accounts.throttle.window_seconds)

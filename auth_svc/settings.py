@@ -1,0 +1,26 @@
+"""auth_svc settings: the shared groups plus the signing key, token lifetime, login throttling and argon2 costs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from servicekit.settings import BaseServiceSettings, DatabaseSettings, TokenVerifySettings
+
+
+class Settings(BaseServiceSettings, DatabaseSettings, TokenVerifySettings):
+    http_port: int = 8081
+    db_schema: str = "auth"
+
+    jwt_private_key_file: Path = Path("var/keys/private.pem")
+    jwt_key_id: str = Field(default="dev-1", min_length=1)
+    jwt_ttl_seconds: int = Field(default=3600, gt=0, le=86400)
+
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+
+    # OWASP's argon2id floor: 19 MiB, t=2, p=1.
+    argon2_memory_kib: int = Field(default=19456, ge=19456)
+    argon2_time_cost: int = Field(default=2, ge=2)
+    argon2_parallelism: int = Field(default=1, ge=1)

@@ -1,0 +1,101 @@
+"""SQL for users and failed logins. Functions take a connection; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class User:
+    id: uuid.UUID
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Credentials:
+    user: User
+    password_hash: str
+
+
+_USER_COLUMNS = "id, email, name, created_at"
+
+
+def _user(row: asyncpg.Record) -> User:
+    return User(id=row["id"], email=row["email"], name=row["name"], created_at=row["created_at"])
+
+
+async def insert_user(
+    conn: asyncpg.Connection, user_id: uuid.UUID, email: str, name: str | None, password_hash: str
+) -> User | None:
+    """The new user, or None when the e-mail is taken (in any letter case)."""
+    row = await conn.fetchrow(
+        f"INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4) "
+        f"ON CONFLICT ((lower(email))) DO NOTHING RETURNING {_USER_COLUMNS}",
+        user_id,
+        email,
+        name,
+        password_hash,
+    )
+    return _user(row) if row else None
+
+
+async def credentials_by_email(conn: asyncpg.Connection, email: str) -> Credentials | None:
+    row = await conn.fetchrow(f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)", email)
+    return Credentials(_user(row), row["password_hash"]) if row else None
+
+
+async def user_by_id(conn: asyncpg.Connection, user_id: uuid.UUID) -> User | None:
+    row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1", user_id)
+    return _user(row) if row else None
+
+
+async def replace_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, old: str, new: str) -> None:
+    """Compare-and-set, so a concurrent password change is never overwritten by a rehash."""
+    await conn.execute(
+        "UPDATE users SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2",
+        user_id,
+        old,
+        new,
+    )
+
+
+async def blocked_for(conn: asyncpg.Connection, keys: list[str], max_failures: int, window_seconds: int) -> float:
+    """Seconds until every key is below `max_failures` failures in the sliding window (0: not blocked).
+
+    A key is blocked while its `max_failures`-th most recent failure is inside the window; it is free again
+    when that failure leaves the window."""
+    value = await conn.fetchval(
+        "SELECT max(extract(epoch FROM failed_at + make_interval(secs => $3) - clock_timestamp())) FROM ("
+        "  SELECT failed_at, row_number() OVER (PARTITION BY key ORDER BY failed_at DESC) AS n"
+        "  FROM login_failures"
+        "  WHERE key = ANY($1::text[]) AND failed_at > clock_timestamp() - make_interval(secs => $3)"
+        ") recent WHERE n = $2",
+        keys,
+        max_failures,
+        float(window_seconds),
+    )
+    return max(float(value or 0), 0.0)
+
+
+async def record_failure(conn: asyncpg.Connection, keys: list[str]) -> list[int]:
+    rows = await conn.fetch("INSERT INTO login_failures (key) SELECT unnest($1::text[]) RETURNING id", keys)
+    return [int(r["id"]) for r in rows]
+
+
+async def clear_failures(conn: asyncpg.Connection, key: str, also_ids: list[int]) -> None:
+    """Forget every failure of `key` and the rows `also_ids` (this attempt's rows for its other keys)."""
+    await conn.execute("DELETE FROM login_failures WHERE key = $1 OR id = ANY($2::bigint[])", key, also_ids)
+
+
+async def prune_failures(conn: asyncpg.Connection, window_seconds: int) -> int:
+    status: str = await conn.execute(
+        "DELETE FROM login_failures WHERE failed_at < clock_timestamp() - make_interval(secs => $1)",
+        float(window_seconds),
+    )
+    return int(status.rsplit(" ", 1)[-1])
