@@ -81,6 +81,10 @@ class TokenVerifier:
             )
         except JOSEError as exc:
             raise InvalidToken(str(exc)) from None
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            # python-jose calls int() on exp/iat/nbf without catching these: a list, null or Infinity there
+            # must be a 401, not a 500.
+            raise InvalidToken(f"malformed time claim: {type(exc).__name__}") from None
         return _claims(claims)
 
     def jwks(self) -> dict[str, Any]:
