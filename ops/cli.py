@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, TypeAlias
 
-from ops import client, dev_command, schemas
+from ops import client, dev_command, dlq, events, replay, schemas
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -24,6 +24,9 @@ COMMANDS: list[CommandModule] = [
     schemas,
     dev_command,
     client,
+    events,
+    replay,
+    dlq,
 ]
 
 

@@ -1,0 +1,132 @@
+"""Reading the archive stream (`framepipe.archive`) over AMQP 0-9-1: from a position (`first`, a timestamp or an
+offset) up to the end it had when the job started, or on and on with `follow`.
+
+A stream consumer never ends by itself, so a bounded read first finds the archive's last offset (a short read
+from `last`) and stops there; anything appended later (including a replay's own copies) is not part of the job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+
+from contracts.topology import ARCHIVE_STREAM
+from ops.filters import EventFacts, facts_of
+from servicekit.bus.consumer import REPLAY_ID_HEADER
+
+StreamOffset = str | int | datetime
+OFFSET_HEADER = "x-stream-offset"
+
+
+class ArchiveMissing(RuntimeError):
+    """The archive stream is not declared on this broker (no service has started against it yet)."""
+
+
+@dataclass(frozen=True)
+class ArchivedEvent:
+    offset: int
+    headers: dict[str, Any]
+    body: bytes
+    facts: EventFacts
+    published_at: datetime | None
+    content_type: str | None
+
+    @property
+    def replay_id(self) -> str | None:
+        """Set on a copy an earlier replay sent to the events exchange (the archive keeps those too)."""
+        value = self.headers.get(REPLAY_ID_HEADER)
+        return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class ArchiveEnd:
+    offset: int
+    time: datetime | None
+
+
+def _archived(message: AbstractIncomingMessage) -> ArchivedEvent:
+    headers = dict(message.headers)
+    return ArchivedEvent(
+        offset=int(str(headers.get(OFFSET_HEADER, -1))),
+        headers=headers,
+        body=message.body,
+        facts=facts_of(headers, message.body),
+        published_at=message.timestamp,
+        content_type=message.content_type,
+    )
+
+
+async def read_archive(
+    connection: AbstractRobustConnection,
+    start: StreamOffset,
+    *,
+    end_offset: int | None = None,
+    idle_timeout: float | None = None,
+    first_timeout: float | None = None,
+    prefetch: int = 1000,
+) -> AsyncGenerator[ArchivedEvent, None]:
+    """Archived messages in stream order. Stops after `end_offset`, or when nothing arrived for `idle_timeout`
+    seconds (`first_timeout` for the first message); neither given means follow forever."""
+    channel = await connection.channel()
+    try:
+        await channel.set_qos(prefetch_count=prefetch)
+        try:
+            queue = await channel.declare_queue(ARCHIVE_STREAM, passive=True)
+        except Exception as exc:
+            raise ArchiveMissing(f"{ARCHIVE_STREAM} is not declared on this broker: {exc}") from exc
+        arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        await queue.consume(arrived.put, arguments={OFFSET_HEADER: start})
+        unacked = 0
+        timeout = first_timeout if first_timeout is not None else idle_timeout
+        while True:
+            try:
+                message = await asyncio.wait_for(arrived.get(), timeout)
+            except TimeoutError:
+                return
+            timeout = idle_timeout
+            unacked += 1
+            if unacked >= prefetch // 4:  # a stream consumer's acks are only credit: grant it in batches
+                await message.ack(multiple=True)
+                unacked = 0
+            event = _archived(message)
+            if end_offset is not None and event.offset > end_offset:
+                return
+            yield event
+            if end_offset is not None and event.offset >= end_offset:
+                return
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(channel.close(), 5)
+
+
+async def archive_end(connection: AbstractRobustConnection) -> ArchiveEnd | None:
+    """The last message of the archive right now, or None when it is empty."""
+    async with connection.channel() as channel:
+        try:
+            declared = await channel.declare_queue(ARCHIVE_STREAM, passive=True)
+        except Exception as exc:
+            raise ArchiveMissing(f"{ARCHIVE_STREAM} is not declared on this broker: {exc}") from exc
+        if not declared.declaration_result.message_count:
+            return None
+    last: ArchivedEvent | None = None
+    # `last` starts at the last chunk, which can hold many messages: read until it goes quiet.
+    async with contextlib.aclosing(
+        read_archive(connection, "last", idle_timeout=0.3, first_timeout=5.0, prefetch=2000)
+    ) as tail:
+        async for event in tail:
+            if last is None or event.offset > last.offset:
+                last = event
+    if last is None:
+        return None
+    return ArchiveEnd(last.offset, last.published_at or last.facts.time)
+
+
+def starts_after_end(start: StreamOffset, end: ArchiveEnd) -> bool:
+    """A timestamp past the last message: nothing to read (the broker would just wait for new messages).
+    AMQP timestamps have whole seconds, hence the margin."""
+    return isinstance(start, datetime) and end.time is not None and start > end.time + timedelta(seconds=1)
