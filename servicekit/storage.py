@@ -111,11 +111,16 @@ class Storage:
     async def download_to(self, key: str, path: Path, chunk_size: int = 1024 * 1024) -> int:
         response = await self._s3.get_object(Bucket=self.bucket, Key=key)
         size = 0
+        # Read through aiobotocore's StreamingBody: `async with` would hand over the raw aiohttp response,
+        # whose read() takes no size (it would load the whole object into memory).
+        body = response["Body"]
         with path.open("wb") as out:
-            async with response["Body"] as body:
+            try:
                 while chunk := await body.read(chunk_size):
                     out.write(chunk)
                     size += len(chunk)
+            finally:
+                body.close()
         return size
 
     async def read(self, key: str) -> bytes:
