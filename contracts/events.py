@@ -128,6 +128,7 @@ class VideoProcessedV1(_VideoEvent):
     result: ResultObject
     processing_seconds: float = Field(ge=0)
     finished_at: AwareDatetime
+    filename: NonEmptyStr | None = Field(default=None, description="The uploaded file's name (added in 1.1.0).")
 
 
 class VideoFailedV1(_VideoEvent):
@@ -137,6 +138,7 @@ class VideoFailedV1(_VideoEvent):
     error: ProcessingError
     attempts: int = Field(ge=0)
     failed_at: AwareDatetime
+    filename: NonEmptyStr | None = Field(default=None, description="The uploaded file's name (added in 1.1.0).")
 
 
 class VideoDeletedV1(_VideoEvent):

@@ -74,6 +74,7 @@ _PAYLOADS: tuple[EventData, ...] = (
         result=_RESULT,
         processing_seconds=41.7,
         finished_at=_at(9, 30, 44),
+        filename="holiday.mp4",
     ),
     VideoFailedV1(
         video_id=VIDEO_ID,
@@ -81,6 +82,7 @@ _PAYLOADS: tuple[EventData, ...] = (
         error=ProcessingError(code=FailureCode.NO_VIDEO_STREAM, message="The file has no video stream."),
         attempts=1,
         failed_at=_at(9, 30, 3),
+        filename="holiday.mp4",
     ),
     VideoDeletedV1(video_id=VIDEO_ID, owner_id=USER_ID, deleted_at=_at(18, 5)),
     NotificationSentV1(

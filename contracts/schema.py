@@ -78,6 +78,12 @@ CHANGELOG: tuple[Release, ...] = (
             "notification.sent.v1",
         ),
     ),
+    Release(
+        version="1.1.0",
+        date="2026-11-28",
+        title="Optional `filename` on video outcomes, so a notification can name the video without a lookup",
+        types=("video.processed.v1", "video.failed.v1"),
+    ),
 )
 CONTRACT_VERSION = CHANGELOG[-1].version
 
