@@ -158,6 +158,10 @@ class Api:
         self.urls = urls
         self._token = token
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        return self._http
+
     def _auth(self) -> dict[str, str]:
         if not self._token:
             raise ApiError(401, "not_logged_in", "not logged in")

@@ -21,7 +21,7 @@ def _by_code(error: ApiError, video_id: str | None) -> str | None:
     if error.code == "email_taken":
         return "that e-mail is already registered: log in instead"
     if error.code == "not_ready":
-        status = error.extra.get("status")
+        status = error.extra.get("video_status")
         state = f" (status: {status})" if status else ""
         return f"video {video_id} is not ready yet{state}: try `framepipe client status {video_id} --watch`"
     return None

@@ -5,6 +5,7 @@ the end-to-end tests start it the same way through `DevStack`, on free ports wit
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +140,7 @@ class DevStack:
     def _spawn(self, name: str) -> ServiceProcess:
         port = self.config.ports.port(name)
         env = service_env(name, self.settings, port=port, var_dir=self.config.var)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.config.root), env.get("PYTHONPATH")]))
         module = MODULES[name.partition("-")[0]]
         process = ServiceProcess(
             name, [sys.executable, "-m", module], env, self.config.root, port, self._sink, len(self.processes)

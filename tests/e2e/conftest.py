@@ -1,0 +1,101 @@
+"""The whole system for the end-to-end tests: started once per test run exactly as `framepipe dev` starts it, on free
+ports, with a database, a RabbitMQ vhost, a bucket and a var directory of its own; services' output goes to
+`<var>/services.log` (its path is printed when the stack starts; FRAMEPIPE_E2E_KEEP=1 keeps it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+
+from ops.client_api import Api, BaseUrls
+from ops.dev_env import DEFAULTS, Ports, admin_database_url
+from ops.devstack import DevConfig, DevStack
+from ops.localinfra import free_port
+from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vhost
+from tests.e2e.users import User
+
+ROOT = Path(__file__).resolve().parents[2]
+# Settings a developer may have exported for their own stack must not leak into the tests' one.
+AMBIENT = ("S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL", "JWT_PRIVATE_KEY_FILE", "JWT_PUBLIC_KEYS_DIR", "WORK_DIR")
+
+
+@pytest.fixture(scope="session")
+async def stack() -> AsyncIterator[DevStack]:
+    # Not under pytest's basetemp: other runs on this machine rotate it away while the stack still writes there.
+    var = Path(tempfile.mkdtemp(prefix=f"framepipe-e2e-{RUN_ID}-"))
+    vhost = make_vhost("e2e")
+    database_url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/fp_test_{RUN_ID}_e2e"
+    settings = {k: v for k, v in os.environ.items() if k not in AMBIENT}
+    settings.update(DEFAULTS)
+    settings.update(
+        DATABASE_URL=database_url,
+        AMQP_URL=f"{AMQP_BASE}/{vhost}",
+        SMTP_PORT=str(free_port()),
+        S3_BUCKET=f"fp-e2e-{RUN_ID}",
+    )
+    log = (var / "services.log").open("w", buffering=1)
+    print(f"e2e stack: services log at {var / 'services.log'}")
+    stack = DevStack(
+        DevConfig(settings=settings, root=ROOT, var_dir=var, ports=Ports(base=None), output=log, ready_timeout=100)
+    )
+    try:
+        await stack.start()
+        yield stack
+    finally:
+        await stack.stop()
+        log.close()
+        await _drop_database(database_url)
+        drop_vhost(vhost)
+        if not os.environ.get("FRAMEPIPE_E2E_KEEP"):
+            shutil.rmtree(var, ignore_errors=True)
+
+
+async def _drop_database(database_url: str) -> None:
+    admin_url, name = admin_database_url(database_url)
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def urls(stack: DevStack) -> BaseUrls:
+    return BaseUrls(stack.url("auth"), stack.url("video"), stack.url("notify"))
+
+
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
+        yield session
+
+
+async def sign_up(http: aiohttp.ClientSession, urls: BaseUrls, label: str) -> User:
+    email = f"{label}-{uuid.uuid4().hex[:8]}@example.com"
+    password = f"pw-{uuid.uuid4().hex}"
+    anonymous = Api(http, urls, None)
+    await anonymous.register(email, password)
+    token = (await anonymous.login(email, password))["access_token"]
+    return User(email=email, password=password, api=Api(http, urls, token))
+
+
+@pytest.fixture
+async def alice(http: aiohttp.ClientSession, urls: BaseUrls) -> User:
+    return await sign_up(http, urls, "alice")
+
+
+@pytest.fixture
+async def bob(http: aiohttp.ClientSession, urls: BaseUrls) -> User:
+    return await sign_up(http, urls, "bob")

@@ -1,0 +1,54 @@
+"""A user of the running system: their API (the client's own) and what they can observe."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from ops.client_api import Api
+from ops.localinfra import MailSink
+
+TERMINAL = ("done", "failed")
+
+
+@dataclass
+class User:
+    email: str
+    password: str
+    api: Api
+
+    async def upload(self, path: Path, **options: Any) -> dict[str, Any]:
+        answer = await self.api.upload(path, options.get("interval"), options.get("image_format"), lambda _: None)
+        video: dict[str, Any] = answer["items"][0]
+        return video
+
+    async def finished(self, video_id: str, timeout: float = 60) -> dict[str, Any]:
+        """The video once it is `done` or `failed`; fails the test if it is still moving after `timeout`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            video = await self.api.video(video_id)
+            if video["status"] in TERMINAL:
+                return video
+            assert loop.time() < deadline, f"video {video_id} still {video['status']} after {timeout}s"
+            await asyncio.sleep(0.25)
+
+    async def zip_of(self, video_id: str) -> bytes:
+        link = await self.api.download_link(video_id)
+        async with self.api.session.get(link["url"]) as response:
+            assert response.status == 200, response.status
+            return await response.read()
+
+    def mail(self, sink: MailSink, kind: str | None = None) -> list[EmailMessage]:
+        subjects = {"done": "Your frames are ready", "failed": "We could not process"}
+        messages = sink.to(self.email)
+        return [m for m in messages if kind is None or str(m["Subject"]).startswith(subjects[kind])]
+
+
+def mentions(message: EmailMessage, video: dict[str, Any]) -> bool:
+    """The e-mail is about this video (its subject names the file, or the video by its short id)."""
+    subject = str(message["Subject"])
+    return video["filename"] in subject or video["id"][:8] in subject
