@@ -166,7 +166,8 @@ def content_disposition(filename: str) -> str:
     """An attachment header safe for any file name (RFC 6266 / 5987)."""
     from urllib.parse import quote
 
-    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "download"
+    filename = filename or "download"
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
