@@ -1,0 +1,158 @@
+"""Shared pieces for the video_svc tests (no tests here): the service built with the production
+`create_app`, served on a real port, with its own schema, bucket and vhost; tiny videos made by ffmpeg;
+and views of what the service left behind (objects, rows, outbox events)."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+import aiohttp
+import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
+
+from ops.localinfra import LocalS3
+from servicekit.runtime import POOL, STORAGE
+from servicekit.storage import Storage
+from tests.conftest import JwtKeys
+from video_svc.app import create_app
+from video_svc.settings import Settings
+
+TokenFor = Callable[[uuid.UUID, str], str]
+
+
+def video_settings(
+    *, database_url: str, amqp_url: str, local_s3: LocalS3, jwt_keys: JwtKeys, **overrides: Any
+) -> Settings:
+    tag = uuid.uuid4().hex[:10]
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "db_schema": f"video_{tag}",
+        "amqp_url": amqp_url,
+        "s3_endpoint_url": local_s3.endpoint_url,
+        "s3_bucket": f"video-{tag}",
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+        "jwt_public_keys_dir": jwt_keys.public_keys_dir,
+        "jwt_issuer": jwt_keys.issuer,
+        "jwt_audience": jwt_keys.audience,
+        "log_format": "console",
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@dataclass
+class VideoService:
+    client: TestClient[Any, Any]
+    settings: Settings
+    token_for: TokenFor
+    s3: Any  # a client of the test's own, to look at the bucket
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.client.app[POOL]  # type: ignore[index]
+
+    @property
+    def storage(self) -> Storage:
+        return self.client.app[STORAGE]  # type: ignore[index]
+
+    @property
+    def port(self) -> int:
+        port = self.client.server.port
+        assert port is not None
+        return port
+
+    def auth(self, user_id: uuid.UUID) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token_for(user_id, f'{user_id.hex[:8]}@example.com')}"}
+
+    async def upload(
+        self, user_id: uuid.UUID, *files: tuple[str, bytes], headers: dict[str, str] | None = None, **fields: str
+    ) -> aiohttp.ClientResponse:
+        form = aiohttp.FormData(default_to_multipart=True)
+        for name, value in fields.items():
+            form.add_field(name, value)
+        for filename, data in files:
+            form.add_field("file", data, filename=filename, content_type="video/mp4")
+        return await self.client.post("/video", data=form, headers={**self.auth(user_id), **(headers or {})})
+
+    async def keys(self, prefix: str = "") -> list[str]:
+        """Every object under the prefix, and every multipart upload still open there."""
+        listed = await self.s3.list_objects_v2(Bucket=self.settings.s3_bucket, Prefix=prefix)
+        uploads = await self.s3.list_multipart_uploads(Bucket=self.settings.s3_bucket, Prefix=prefix)
+        return [o["Key"] for o in listed.get("Contents", [])] + [
+            f"(open upload) {u['Key']}" for u in uploads.get("Uploads", [])
+        ]
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval(sql, *args)
+
+    async def rows(self, owner_id: uuid.UUID) -> int:
+        return int(await self.fetchval("SELECT count(*) FROM videos WHERE owner_id = $1", owner_id))
+
+    async def events(self, event_type: str, subject: str | None = None) -> int:
+        if subject is None:
+            return int(await self.fetchval("SELECT count(*) FROM outbox WHERE event_type = $1", event_type))
+        return int(
+            await self.fetchval(
+                "SELECT count(*) FROM outbox WHERE event_type = $1 AND headers->>'ce-subject' = $2",
+                event_type,
+                subject,
+            )
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_video_service(settings: Settings, token_for: TokenFor) -> AsyncIterator[VideoService]:
+    app = create_app(settings)
+    s3_client = aioboto3.Session().client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    async with TestClient(TestServer(app)) as client, s3_client as s3:
+        await app[STORAGE].ensure_bucket()
+        yield VideoService(client, settings, token_for, s3)
+        listed = await s3.list_objects_v2(Bucket=settings.s3_bucket)
+        for obj in listed.get("Contents", []):
+            await s3.delete_object(Bucket=settings.s3_bucket, Key=obj["Key"])
+        await s3.delete_bucket(Bucket=settings.s3_bucket)
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    await conn.execute(f'DROP SCHEMA "{settings.db_schema}" CASCADE')
+    await conn.close()
+
+
+def make_video(directory: Path, name: str = "clip.mp4", seconds: float = 1.0, rate: int = 10) -> bytes:
+    """A tiny real video made by ffmpeg's test source; the container follows the file extension."""
+    path = directory / name
+    if not path.exists():
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size=160x120:rate={rate}",
+                "-t",
+                str(seconds),
+                "-pix_fmt",
+                "yuv420p",
+                str(path),
+            ],
+            check=True,
+            timeout=60,
+        )
+    return path.read_bytes()

@@ -1,0 +1,1 @@
+"""video_svc: uploads, video status and progress, downloads."""

@@ -1,0 +1,165 @@
+"""HTTP routes of video_svc: parse and check the request, call the use case, render. Domain errors become
+problem+json here, each with a stable code."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from servicekit.http import Handler, Problem, correlation_id, validate
+from servicekit.runtime import POOL, STORAGE
+from servicekit.tokens import authenticated_user
+from video_svc import service
+from video_svc.media import UploadTooLarge
+from video_svc.settings import Settings
+from video_svc.upload_form import InvalidForm, MalformedUpload, NoFile, TooManyFiles, read_upload_form
+from video_svc.views import render_video
+
+SETTINGS = web.AppKey("video_settings", Settings)
+MULTIPART_OVERHEAD = 1024**2  # headers, boundaries and option fields around the files of one request
+
+_PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
+    service.VideoNotFound: lambda _: Problem(404, "not_found", "No such video."),
+    service.NotReady: lambda e: Problem(
+        409, "not_ready", "The video is not processed yet.", f"Its status is {e.status}.", video_status=e.status
+    ),
+    service.EmptyFile: lambda _: Problem(400, "empty_file", "A file part is empty."),
+    service.UnsupportedMedia: lambda _: Problem(
+        415, "unsupported_media", "A file is not a supported video (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-TS, ASF)."
+    ),
+    service.InvalidCursor: lambda _: _invalid("cursor", "not a cursor from a previous page"),
+    UploadTooLarge: lambda e: Problem(
+        413, "upload_too_large", "A file is too large.", f"Each file may have at most {e.limit} bytes.", limit=e.limit
+    ),
+    TooManyFiles: lambda e: Problem(
+        413, "too_many_files", "Too many files.", f"At most {e.limit} files per request.", limit=e.limit
+    ),
+    NoFile: lambda _: Problem(400, "no_file", "Send at least one part named `file`."),
+    MalformedUpload: lambda _: Problem(400, "malformed_upload", "The multipart body is incomplete or malformed."),
+    InvalidForm: lambda e: Problem(422, "validation_error", "The request is not valid.", str(e), errors=e.errors),
+}
+
+
+def _invalid(field: str, message: str) -> Problem:
+    detail = f"Invalid: {field}"
+    return Problem(
+        422, "validation_error", "The request is not valid.", detail, errors=[{"field": field, "message": message}]
+    )
+
+
+@web.middleware
+async def domain_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except tuple(_PROBLEMS) as exc:
+        raise _PROBLEMS[type(exc)](exc) from None
+
+
+def add_routes(app: web.Application) -> None:
+    app.middlewares.append(domain_errors)
+    app.router.add_post("/video", upload_videos)
+    app.router.add_get("/video", list_videos)
+    app.router.add_get("/video/{id}", get_video)
+    app.router.add_get("/video/{id}/download", download_video)
+    app.router.add_delete("/video/{id}", delete_video)
+
+
+async def upload_videos(request: web.Request) -> web.Response:
+    owner = authenticated_user(request).user_id
+    key = _idempotency_key(request)
+    settings, pool = request.app[SETTINGS], request.app[POOL]
+    replay = await service.replayed_response(pool, owner, key)
+    if replay is not None:
+        return _upload_response(replay)
+    if request.content_type != "multipart/form-data":
+        raise Problem(415, "unsupported_media_type", "Send the videos as multipart/form-data.")
+    declared = request.content_length
+    if (
+        declared is not None
+        and declared > settings.max_files_per_upload * settings.max_upload_bytes + MULTIPART_OVERHEAD
+    ):
+        raise UploadTooLarge(settings.max_upload_bytes)
+    upload = service.Upload(request.app[STORAGE], owner, settings.max_upload_bytes)
+    try:
+        options = await read_upload_form(request, upload, settings.max_files_per_upload)
+        response = await service.accept_upload(pool, upload, options, key, correlation_id(request))
+    except BaseException:
+        await upload.discard()
+        raise
+    if response.replayed:  # a concurrent request with the same key won: keep nothing of ours
+        await upload.discard()
+    return _upload_response(response)
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= service.IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
+        raise _invalid("Idempotency-Key", f"1 to {service.IDEMPOTENCY_KEY_MAX} printable ASCII characters")
+    return key
+
+
+def _upload_response(upload: service.UploadResponse) -> web.Response:
+    response = web.Response(status=upload.status, text=upload.body, content_type="application/json")
+    items = json.loads(upload.body)["items"]
+    if len(items) == 1:
+        response.headers["Location"] = f"/video/{items[0]['id']}"
+    if upload.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+class ListQuery(BaseModel):
+    limit: int = Field(default=20, ge=1, le=100)
+    status: Literal["uploaded", "processing", "done", "failed"] | None = None
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+async def list_videos(request: web.Request) -> web.Response:
+    owner = authenticated_user(request).user_id
+    query = validate(ListQuery, {k: v for k, v in request.query.items() if k in ListQuery.model_fields})
+    page = await service.list_videos(
+        request.app[POOL], owner, limit=query.limit, status=query.status, cursor=query.cursor
+    )
+    return web.json_response({"items": [render_video(row) for row in page.items], "next_cursor": page.next_cursor})
+
+
+def _video_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise service.VideoNotFound from None
+
+
+async def get_video(request: web.Request) -> web.Response:
+    owner = authenticated_user(request).user_id
+    row = await service.get_video(request.app[POOL], owner, _video_id(request))
+    return web.json_response(render_video(row))
+
+
+async def download_video(request: web.Request) -> web.Response:
+    owner = authenticated_user(request).user_id
+    redirect = request.query.get("redirect", "true")
+    if redirect not in ("true", "false"):
+        raise _invalid("redirect", "true or false")
+    video_id = _video_id(request)
+    ttl = request.app[SETTINGS].download_url_ttl_seconds
+    link = await service.download(request.app[POOL], request.app[STORAGE], owner, video_id, ttl)
+    headers = {"Cache-Control": "no-store"}
+    if redirect == "false":
+        body = {"url": link.url, "expires_at": link.expires_at.isoformat()}
+        return web.json_response(body, headers=headers)
+    return web.Response(status=302, headers={**headers, "Location": link.url})
+
+
+async def delete_video(request: web.Request) -> web.Response:
+    owner = authenticated_user(request).user_id
+    video_id = _video_id(request)
+    await service.delete_video(request.app[POOL], request.app[STORAGE], owner, video_id, correlation_id(request))
+    return web.Response(status=204)

@@ -1,0 +1,46 @@
+"""The composition root of video_svc."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from contracts.topology import VIDEO_DEAD_JOBS, VIDEO_PROCESSING_UPDATES
+from servicekit.http import base_app
+from servicekit.runtime import STORAGE, broker, consumers, database, outbox_relay, storage
+from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
+from video_svc import api
+from video_svc.consumers import DEAD_JOBS, processing_updates
+from video_svc.openapi import openapi_spec
+from video_svc.settings import Settings
+
+SERVICE = "video_svc"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings) -> web.Application:
+    # Uploads are read as a multipart stream, which client_max_size does not limit; the default 1 MiB cap
+    # only applies to bodies read whole, and video_svc reads none.
+    app = base_app(SERVICE, openapi_spec=openapi_spec(settings))
+    app[api.SETTINGS] = settings
+    app[TOKEN_VERIFIER] = TokenVerifier(
+        load_public_keys(settings.jwt_public_keys_dir), issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    app.cleanup_ctx.extend(
+        [
+            database(settings, MIGRATIONS),
+            broker(settings, SERVICE),
+            storage(settings),
+            outbox_relay(settings, SERVICE),
+            consumers(
+                SERVICE,
+                [
+                    (VIDEO_PROCESSING_UPDATES, processing_updates(lambda: app[STORAGE])),
+                    (VIDEO_DEAD_JOBS, DEAD_JOBS),
+                ],
+            ),
+        ]
+    )
+    api.add_routes(app)
+    return app

@@ -1,0 +1,36 @@
+"""The events video_svc consumes, by queue: event type -> handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from contracts import VideoFailedV1, VideoProcessedV1, VideoProcessingProgressV1, VideoProcessingStartedV1
+from servicekit.bus import Handler, MessageContext
+from servicekit.storage import Storage
+from video_svc import lifecycle
+
+
+def processing_updates(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
+    """`storage` is looked up per message: the consumer is built before the storage resource is opened."""
+
+    async def started(event: VideoProcessingStartedV1, ctx: MessageContext) -> None:
+        await lifecycle.on_started(ctx.db, event)
+
+    async def progress(event: VideoProcessingProgressV1, ctx: MessageContext) -> None:
+        await lifecycle.on_progress(ctx.db, event)
+
+    async def processed(event: VideoProcessedV1, ctx: MessageContext) -> None:
+        await lifecycle.on_processed(ctx.db, storage(), event)
+
+    async def failed(event: VideoFailedV1, ctx: MessageContext) -> None:
+        await lifecycle.on_failed(ctx.db, event)
+
+    return {
+        VideoProcessingStartedV1.event_type: started,
+        VideoProcessingProgressV1.event_type: progress,
+        VideoProcessedV1.event_type: processed,
+        VideoFailedV1.event_type: failed,
+    }
+
+
+DEAD_JOBS: Mapping[str, Handler] = {"video.uploaded.v1": lifecycle.on_dead_job}

@@ -1,0 +1,90 @@
+"""How processing events move a video: `uploaded → processing → done | failed`, forward only. Each change is
+one guarded UPDATE, so duplicates and out-of-order arrivals are no-ops; the consumer's inbox already drops
+redeliveries of the same event."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+
+from contracts import (
+    FailureCode,
+    ProcessingError,
+    VideoFailedV1,
+    VideoProcessedV1,
+    VideoProcessingProgressV1,
+    VideoProcessingStartedV1,
+    VideoUploadedV1,
+)
+from contracts.topology import PROCESSOR_VIDEO_UPLOADED
+from servicekit import outbox
+from servicekit.bus import MessageContext
+from servicekit.storage import Storage
+from video_svc import store
+from video_svc.service import SOURCE
+
+log = structlog.get_logger(__name__)
+
+RETRIES_EXHAUSTED_MESSAGE = "Processing failed repeatedly and was given up."
+
+
+async def on_started(conn: asyncpg.Connection, event: VideoProcessingStartedV1) -> None:
+    if not await store.mark_processing(conn, event.video_id):
+        log.info("started_ignored", video_id=str(event.video_id))
+
+
+async def on_progress(conn: asyncpg.Connection, event: VideoProcessingProgressV1) -> None:
+    if not await store.record_progress(conn, event.video_id, event.progress):
+        log.info("progress_ignored", video_id=str(event.video_id), progress=event.progress)
+
+
+async def on_processed(conn: asyncpg.Connection, storage: Storage, event: VideoProcessedV1) -> None:
+    """Record the result; a result for a deleted (or already failed) video is discarded with its object."""
+    result = store.Result(
+        key=event.result.key,
+        size_bytes=event.result.size_bytes,
+        sha256=event.result.sha256,
+        frame_count=event.frame_count,
+        duration_seconds=event.duration_seconds,
+        finished_at=event.finished_at,
+    )
+    if await store.mark_done(conn, event.video_id, result):
+        return
+    state = await store.video_state(conn, event.video_id)
+    if state is not None and _is_orphan(state, event, storage.bucket):
+        # Deleting twice is harmless, so doing it before the inbox row commits is safe.
+        await storage.delete(event.result.key)
+        log.info("result_discarded", video_id=str(event.video_id), key=event.result.key)
+    else:
+        log.info("processed_ignored", video_id=str(event.video_id))
+
+
+def _is_orphan(state: asyncpg.Record, event: VideoProcessedV1, bucket: str) -> bool:
+    finished_without_it = state["deleted"] or state["status"] == "failed"
+    return bool(finished_without_it and event.result.bucket == bucket and event.result.key != state["result_key"])
+
+
+async def on_failed(conn: asyncpg.Connection, event: VideoFailedV1) -> None:
+    failed = await store.mark_failed(conn, event.video_id, event.error.code, event.error.message, event.failed_at)
+    if failed is None:
+        log.info("failed_ignored", video_id=str(event.video_id))
+
+
+async def on_dead_job(event: VideoUploadedV1, ctx: MessageContext) -> None:
+    """A processing job that was dead-lettered: the video fails with `retries_exhausted`, and the user is told
+    through `video.failed.v1` (once: only the call that finishes the video publishes)."""
+    error = ProcessingError(code=FailureCode.RETRIES_EXHAUSTED, message=RETRIES_EXHAUSTED_MESSAGE)
+    failed = await store.mark_failed(ctx.db, event.video_id, error.code, error.message, datetime.now(UTC))
+    if failed is None:
+        log.info("dead_job_ignored", video_id=str(event.video_id))
+        return
+    outcome = VideoFailedV1(
+        video_id=event.video_id,
+        owner_id=failed["owner_id"],
+        error=error,
+        attempts=PROCESSOR_VIDEO_UPLOADED.max_attempts,
+        failed_at=failed["finished_at"],
+    )
+    await outbox.enqueue(ctx.db, ctx.follow_up(outcome, SOURCE))

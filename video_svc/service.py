@@ -1,0 +1,253 @@
+"""The use cases of video_svc: accept an upload (stream every file to S3, then one transaction for the rows,
+their events and the idempotency record), list, show, hand out downloads and delete."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath, PureWindowsPath
+
+import asyncpg
+import structlog
+
+from contracts import ObjectRef, ProcessingOptions, VideoDeletedV1, VideoUploadedV1, new_envelope
+from servicekit import outbox
+from servicekit.storage import Storage
+from video_svc import store
+from video_svc.media import ReadChunk, limited_stream, read_head, sniff_container
+from video_svc.views import render_video
+
+log = structlog.get_logger(__name__)
+
+SOURCE = "framepipe/video_svc"
+STATUSES = ("uploaded", "processing", "done", "failed")
+IDEMPOTENCY_KEY_MAX = 255
+
+
+class EmptyFile(Exception):
+    """A file part carried no bytes."""
+
+
+class UnsupportedMedia(Exception):
+    """The first bytes of a file are not a supported video container."""
+
+
+class VideoNotFound(Exception):
+    """No such video for this owner (missing, deleted or someone else's: the caller cannot tell)."""
+
+
+class NotReady(Exception):
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the video is {status}")
+        self.status = status
+
+
+class InvalidCursor(Exception):
+    """The pagination cursor was not made by us."""
+
+
+def source_key(owner_id: uuid.UUID, video_id: uuid.UUID) -> str:
+    return f"sources/{owner_id}/{video_id}"
+
+
+def clean_filename(raw: str | None) -> str:
+    """The client's file name for display only (never a storage key): no path, no control characters."""
+    name = PureWindowsPath(PurePosixPath(raw or "").name).name
+    name = "".join(c for c in name if c.isprintable()).strip()[:255]
+    return name or "video"
+
+
+@dataclass(frozen=True)
+class StoredSource:
+    video_id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    key: str
+    sha256: str
+
+
+@dataclass
+class Upload:
+    """The files of one request as they are stored. Until the request is accepted, `discard` removes every
+    object it stored, so a rejected or interrupted request leaves nothing behind."""
+
+    storage: Storage
+    owner_id: uuid.UUID
+    max_bytes: int
+    sources: list[StoredSource] = field(default_factory=list)
+
+    async def add_file(self, filename: str | None, read_chunk: ReadChunk) -> StoredSource:
+        head = await read_head(read_chunk)
+        if not head:
+            raise EmptyFile
+        content_type = sniff_container(head)
+        if content_type is None:
+            raise UnsupportedMedia
+        video_id = uuid.uuid4()
+        key = source_key(self.owner_id, video_id)
+        stored = await self.storage.put_stream(key, limited_stream(head, read_chunk, self.max_bytes), content_type)
+        source = StoredSource(video_id, clean_filename(filename), content_type, stored.size_bytes, key, stored.sha256)
+        self.sources.append(source)
+        return source
+
+    async def discard(self) -> None:
+        keys = [s.key for s in self.sources]
+        self.sources = []
+        if keys:
+            # Shielded: a client that disconnects cancels the handler, and the clean-up must still finish.
+            await asyncio.shield(self.storage.delete(*keys))
+
+
+@dataclass(frozen=True)
+class UploadResponse:
+    status: int
+    body: str  # JSON, exactly as first answered
+    replayed: bool = False
+
+
+async def replayed_response(pool: asyncpg.Pool, owner_id: uuid.UUID, key: str | None) -> UploadResponse | None:
+    if key is None:
+        return None
+    async with pool.acquire() as conn:
+        row = await store.stored_response(conn, owner_id, key)
+    return None if row is None else UploadResponse(row["status"], row["body"], replayed=True)
+
+
+class _KeyAlreadyUsed(Exception):
+    """Rolls the transaction back: a concurrent upload with the same key committed first."""
+
+
+async def accept_upload(
+    pool: asyncpg.Pool,
+    upload: Upload,
+    options: ProcessingOptions,
+    idempotency_key: str | None,
+    correlation_id: str,
+) -> UploadResponse:
+    """One transaction: the rows, one `video.uploaded.v1` each, and the response stored under the key."""
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            rows = [await _record_video(conn, upload, source, options, correlation_id) for source in upload.sources]
+            body = json.dumps({"items": [render_video(row) for row in rows]})
+            if idempotency_key is not None and not await store.claim_idempotency_key(
+                conn, upload.owner_id, idempotency_key, 202, body
+            ):
+                raise _KeyAlreadyUsed
+    except _KeyAlreadyUsed:
+        replay = await replayed_response(pool, upload.owner_id, idempotency_key)
+        assert replay is not None, "the key was taken inside the last 24 hours"
+        return replay
+    return UploadResponse(202, body)
+
+
+async def _record_video(
+    conn: asyncpg.Connection, upload: Upload, source: StoredSource, options: ProcessingOptions, correlation_id: str
+) -> asyncpg.Record:
+    row = await store.insert_video(
+        conn,
+        store.NewVideo(
+            id=source.video_id,
+            owner_id=upload.owner_id,
+            filename=source.filename,
+            content_type=source.content_type,
+            size_bytes=source.size_bytes,
+            source_key=source.key,
+            source_sha256=source.sha256,
+            interval_seconds=options.interval_seconds,
+            image_format=options.image_format.value,
+        ),
+    )
+    event = VideoUploadedV1(
+        video_id=source.video_id,
+        owner_id=upload.owner_id,
+        filename=source.filename,
+        content_type=source.content_type,
+        size_bytes=source.size_bytes,
+        source=ObjectRef(bucket=upload.storage.bucket, key=source.key),
+        options=options,
+        uploaded_at=row["created_at"],
+    )
+    await outbox.enqueue(conn, new_envelope(event, source=SOURCE, correlation_id=correlation_id))
+    return row
+
+
+def encode_cursor(created_at: datetime, video_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{video_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, video_id = raw.partition("|")
+        at = datetime.fromisoformat(created)
+        if at.tzinfo is None:
+            raise ValueError("naive time")
+        return at, uuid.UUID(video_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor from None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[asyncpg.Record]
+    next_cursor: str | None
+
+
+async def list_videos(
+    pool: asyncpg.Pool, owner_id: uuid.UUID, *, limit: int, status: str | None, cursor: str | None
+) -> Page:
+    after = decode_cursor(cursor) if cursor is not None else None
+    async with pool.acquire() as conn:
+        rows = await store.list_videos(conn, owner_id, limit=limit + 1, status=status, after=after)
+    if len(rows) <= limit:
+        return Page(rows, None)
+    last = rows[limit - 1]
+    return Page(rows[:limit], encode_cursor(last["created_at"], last["id"]))
+
+
+async def get_video(pool: asyncpg.Pool, owner_id: uuid.UUID, video_id: uuid.UUID) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row = await store.get_video(conn, owner_id, video_id)
+    if row is None:
+        raise VideoNotFound
+    return row
+
+
+@dataclass(frozen=True)
+class Download:
+    url: str
+    expires_at: datetime
+
+
+async def download(
+    pool: asyncpg.Pool, storage: Storage, owner_id: uuid.UUID, video_id: uuid.UUID, ttl_seconds: int
+) -> Download:
+    row = await get_video(pool, owner_id, video_id)
+    if row["status"] != "done" or row["result_key"] is None:
+        raise NotReady(row["status"])
+    name = f"{PurePosixPath(row['filename']).stem or 'video'}.zip"
+    expires_at = datetime.now(UTC) + timedelta(seconds=ttl_seconds)
+    url = await storage.presigned_get(row["result_key"], ttl_seconds, download_name=name)
+    return Download(url, expires_at)
+
+
+async def delete_video(
+    pool: asyncpg.Pool, storage: Storage, owner_id: uuid.UUID, video_id: uuid.UUID, correlation_id: str
+) -> None:
+    """Mark deleted and publish in one transaction, then remove the objects. A result the processor stores
+    later is removed when its event arrives (see lifecycle)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.mark_deleted(conn, owner_id, video_id)
+        if row is None:
+            raise VideoNotFound
+        event = VideoDeletedV1(video_id=video_id, owner_id=owner_id, deleted_at=row["deleted_at"])
+        await outbox.enqueue(conn, new_envelope(event, source=SOURCE, correlation_id=correlation_id))
+    keys = [k for k in (row["source_key"], row["result_key"]) if k]
+    await asyncio.shield(storage.delete(*keys))

@@ -1,0 +1,191 @@
+"""SQL for videos and idempotent uploads. Functions take a connection; the caller owns the transaction.
+Every query a user can reach filters by owner in SQL; status changes are single guarded statements, so a
+late or duplicate event can never move a video backwards."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+_COLUMNS = (
+    "id, owner_id, filename, content_type, size_bytes, source_key, interval_seconds, image_format, status, "
+    "progress, frame_count, duration_seconds, result_key, result_size_bytes, error_code, error_message, "
+    "created_at, updated_at, finished_at"
+)
+_OPEN = "status IN ('uploaded', 'processing') AND deleted_at IS NULL"
+
+
+@dataclass(frozen=True)
+class NewVideo:
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    source_key: str
+    source_sha256: str
+    interval_seconds: float
+    image_format: str
+
+
+async def insert_video(conn: asyncpg.Connection, video: NewVideo) -> asyncpg.Record:
+    row: asyncpg.Record = await conn.fetchrow(
+        "INSERT INTO videos (id, owner_id, filename, content_type, size_bytes, source_key, source_sha256, "
+        f"interval_seconds, image_format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}",
+        video.id,
+        video.owner_id,
+        video.filename,
+        video.content_type,
+        video.size_bytes,
+        video.source_key,
+        video.source_sha256,
+        video.interval_seconds,
+        video.image_format,
+    )
+    return row
+
+
+async def get_video(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM videos WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL", owner_id, video_id
+    )
+    return row
+
+
+async def list_videos(
+    conn: asyncpg.Connection,
+    owner_id: uuid.UUID,
+    *,
+    limit: int,
+    status: str | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[asyncpg.Record]:
+    """Newest first, keyset on (created_at, id). One statement per filter shape (not `$2 IS NULL OR …`), so
+    every prepared plan can use the owner index."""
+    args: list[Any] = [owner_id]
+    where = ["owner_id = $1", "deleted_at IS NULL"]
+    if status is not None:
+        args.append(status)
+        where.append(f"status = ${len(args)}")
+    if after is not None:
+        args.extend(after)
+        where.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM videos WHERE {' AND '.join(where)} "
+        f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
+        *args,
+    )
+    return rows
+
+
+async def mark_deleted(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: uuid.UUID) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "UPDATE videos SET deleted_at = clock_timestamp(), updated_at = clock_timestamp() "
+        "WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING source_key, result_key, deleted_at",
+        owner_id,
+        video_id,
+    )
+    return row
+
+
+async def mark_processing(conn: asyncpg.Connection, video_id: uuid.UUID) -> bool:
+    result: str = await conn.execute(
+        "UPDATE videos SET status = 'processing', updated_at = clock_timestamp() "
+        "WHERE id = $1 AND status = 'uploaded' AND deleted_at IS NULL",
+        video_id,
+    )
+    return result != "UPDATE 0"
+
+
+async def record_progress(conn: asyncpg.Connection, video_id: uuid.UUID, progress: float) -> bool:
+    """Progress only grows, and only while the video is not finished; it also implies `processing`."""
+    result: str = await conn.execute(
+        "UPDATE videos SET status = 'processing', progress = GREATEST(progress, $2), updated_at = clock_timestamp() "
+        f"WHERE id = $1 AND {_OPEN} AND (status = 'uploaded' OR progress < $2)",
+        video_id,
+        progress,
+    )
+    return result != "UPDATE 0"
+
+
+@dataclass(frozen=True)
+class Result:
+    key: str
+    size_bytes: int
+    sha256: str
+    frame_count: int
+    duration_seconds: float
+    finished_at: datetime
+
+
+async def mark_done(conn: asyncpg.Connection, video_id: uuid.UUID, result: Result) -> bool:
+    outcome: str = await conn.execute(
+        "UPDATE videos SET status = 'done', progress = 1, result_key = $2, result_size_bytes = $3, "
+        "result_sha256 = $4, frame_count = $5, duration_seconds = $6, finished_at = $7, "
+        f"updated_at = clock_timestamp() WHERE id = $1 AND {_OPEN}",
+        video_id,
+        result.key,
+        result.size_bytes,
+        result.sha256,
+        result.frame_count,
+        result.duration_seconds,
+        result.finished_at,
+    )
+    return outcome != "UPDATE 0"
+
+
+async def mark_failed(
+    conn: asyncpg.Connection, video_id: uuid.UUID, code: str, message: str, failed_at: datetime
+) -> asyncpg.Record | None:
+    """Returns the failed video's owner when this call finished it; None when it was already finished,
+    deleted or unknown."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "UPDATE videos SET status = 'failed', error_code = $2, error_message = $3, finished_at = $4, "
+        f"updated_at = clock_timestamp() WHERE id = $1 AND {_OPEN} RETURNING owner_id, finished_at",
+        video_id,
+        code,
+        message,
+        failed_at,
+    )
+    return row
+
+
+async def video_state(conn: asyncpg.Connection, video_id: uuid.UUID) -> asyncpg.Record | None:
+    """Status, result key and whether the video was deleted, whoever owns it (for event handlers)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT status, result_key, deleted_at IS NOT NULL AS deleted FROM videos WHERE id = $1", video_id
+    )
+    return row
+
+
+async def stored_response(conn: asyncpg.Connection, owner_id: uuid.UUID, key: str) -> asyncpg.Record | None:
+    """The response of an upload made with this key in the last 24 hours."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT status, body::text AS body FROM idempotency_keys "
+        "WHERE owner_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'",
+        owner_id,
+        key,
+    )
+    return row
+
+
+async def claim_idempotency_key(
+    conn: asyncpg.Connection, owner_id: uuid.UUID, key: str, status: int, body: str
+) -> bool:
+    """Store the response under the key, unless a live one is there (an expired one is replaced). A concurrent
+    upload with the same key waits here on the primary key until the other commits or rolls back."""
+    claimed = await conn.fetchval(
+        "INSERT INTO idempotency_keys (owner_id, key, status, body) VALUES ($1, $2, $3, $4::jsonb) "
+        "ON CONFLICT (owner_id, key) DO UPDATE SET status = EXCLUDED.status, body = EXCLUDED.body, "
+        "created_at = now() WHERE idempotency_keys.created_at <= now() - interval '24 hours' RETURNING true",
+        owner_id,
+        key,
+        status,
+        body,
+    )
+    return bool(claimed)

@@ -1,0 +1,96 @@
+"""Reading the `multipart/form-data` body of an upload part by part, never buffering a file: option fields
+first (so they are validated before any byte is stored), then the `file` parts, each streamed to storage as
+it arrives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from contracts import ProcessingOptions
+from servicekit.http import validate
+from video_svc.media import ReadChunk
+from video_svc.service import Upload
+
+OPTION_FIELDS = ("interval_seconds", "image_format")
+FILE_FIELD = "file"
+FIELD_MAX_BYTES = 64
+CHUNK_BYTES = 256 * 1024
+
+
+class NoFile(Exception):
+    """The form had no `file` part."""
+
+
+class TooManyFiles(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} files")
+        self.limit = limit
+
+
+class MalformedUpload(Exception):
+    """The body is not a complete multipart form (bad framing, truncated, or the client went away)."""
+
+
+class InvalidForm(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.errors = [{"field": field, "message": message}]
+
+
+async def read_upload_form(request: web.Request, upload: Upload, max_files: int) -> ProcessingOptions:
+    """Stream every file into `upload`; returns the processing options."""
+    try:
+        return await _read_parts(request, upload, max_files)
+    except (ValueError, AssertionError, ConnectionError, web.HTTPBadRequest) as exc:
+        # aiohttp reports broken framing, a body cut short and a lost client this way; domain errors are
+        # not among these types.
+        raise MalformedUpload(str(exc)) from exc
+
+
+async def _read_parts(request: web.Request, upload: Upload, max_files: int) -> ProcessingOptions:
+    reader = await request.multipart()
+    fields: dict[str, Any] = {}
+    options: ProcessingOptions | None = None
+    files = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise InvalidForm("body", "nested multipart parts are not accepted")
+        if part.name == FILE_FIELD:
+            files += 1
+            if files > max_files:
+                raise TooManyFiles(max_files)
+            options = options or validate(ProcessingOptions, fields)
+            await upload.add_file(part.filename, _chunk_reader(part))
+        elif part.name in OPTION_FIELDS:
+            if files:
+                raise InvalidForm(part.name, "option fields must come before the file parts")
+            if part.name in fields:
+                raise InvalidForm(part.name, "given more than once")
+            fields[part.name] = await _read_field(part)
+        else:
+            raise InvalidForm(part.name or "body", "unknown field")
+    if not files:
+        raise NoFile
+    assert options is not None
+    return options
+
+
+def _chunk_reader(part: BodyPartReader) -> ReadChunk:
+    async def read_chunk() -> bytes:
+        return await part.read_chunk(CHUNK_BYTES)
+
+    return read_chunk
+
+
+async def _read_field(part: BodyPartReader) -> str:
+    value = b""
+    while chunk := await part.read_chunk(FIELD_MAX_BYTES + 1):
+        value += chunk
+        if len(value) > FIELD_MAX_BYTES:
+            raise InvalidForm(part.name or "body", f"longer than {FIELD_MAX_BYTES} bytes")
+    try:
+        return value.decode().strip()
+    except UnicodeDecodeError:
+        raise InvalidForm(part.name or "body", "not UTF-8 text") from None
