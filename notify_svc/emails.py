@@ -7,6 +7,7 @@ recipients are passed explicitly, never derived from the headers."""
 
 from __future__ import annotations
 
+import email.errors
 import email.policy
 import html
 import json
@@ -49,7 +50,7 @@ def mailbox(addr_spec: str) -> str:
         raise InvalidAddress("the address contains spaces or control characters")
     try:
         address = Address(addr_spec=addr_spec)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, email.errors.HeaderParseError) as exc:
         raise InvalidAddress(str(exc)) from None
     if not address.username or not address.domain:
         raise InvalidAddress("the address needs a local part and a domain")

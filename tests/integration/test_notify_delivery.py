@@ -184,16 +184,16 @@ async def status_of(notify: Notify, event_id: uuid.UUID) -> str | None:
 
 async def settled(notify: Notify, amqp: AbstractRobustConnection, event_id: uuid.UUID, status: str = "sent") -> None:
     """The outcome reached `status` and its queue is empty, then a moment for any duplicate to show up."""
-    await eventually(lambda: _has_status(notify, event_id, status), timeout=20)
-    await eventually(lambda: _drained(amqp, notify.outcomes.name), timeout=10)
+    await eventually(lambda: has_status(notify, event_id, status), timeout=20)
+    await eventually(lambda: drained(amqp, notify.outcomes.name), timeout=10)
     await asyncio.sleep(0.5)
 
 
-async def _has_status(notify: Notify, event_id: uuid.UUID, status: str) -> bool:
+async def has_status(notify: Notify, event_id: uuid.UUID, status: str) -> bool:
     return await status_of(notify, event_id) == status
 
 
-async def _drained(amqp: AbstractRobustConnection, queue: str) -> bool:
+async def drained(amqp: AbstractRobustConnection, queue: str) -> bool:
     return await depth(amqp, queue) == 0
 
 
@@ -210,7 +210,7 @@ async def test_a_processed_video_emails_its_owner_once_with_subject_body_link_an
     outcome = processed(user_id, frames=42)
     async with running_notify(settings, amqp) as notify:
         await publisher.publish(registered(user_id, address))
-        await eventually(lambda: _recipient_known(notify, user_id))
+        await eventually(lambda: recipient_known(notify, user_id))
         await publisher.publish(outcome)
         await settled(notify, amqp, outcome.id)
         metrics = await (await notify.client.get("/metrics")).text()
@@ -232,7 +232,7 @@ async def test_a_processed_video_emails_its_owner_once_with_subject_body_link_an
     assert "notify_smtp_send_seconds_bucket" in metrics
 
 
-async def _recipient_known(notify: Notify, user_id: uuid.UUID) -> bool:
+async def recipient_known(notify: Notify, user_id: uuid.UUID) -> bool:
     async with notify.pool.acquire() as conn:
         return bool(await conn.fetchval("SELECT count(*) FROM recipients WHERE user_id = $1", user_id))
 
@@ -244,11 +244,12 @@ async def test_a_failed_video_emails_the_plain_reason_and_next_step_for_every_fa
     outcomes = {code: failed(user_id, code) for code in FailureCode}
     async with running_notify(settings, amqp) as notify:
         await publisher.publish(registered(user_id, address, name=None))
-        await eventually(lambda: _recipient_known(notify, user_id))
+        await eventually(lambda: recipient_known(notify, user_id))
         for envelope in outcomes.values():
             await publisher.publish(envelope)
         for envelope in outcomes.values():
-            await settled(notify, amqp, envelope.id)
+            await eventually(lambda envelope=envelope: has_status(notify, envelope.id, "sent"), timeout=20)
+        await settled(notify, amqp, envelope.id)
 
     by_id = {m["Message-ID"]: m for m in mail_sink.to(address)}
     assert len(by_id) == len(mail_sink.to(address)) == len(FailureCode)
@@ -277,7 +278,7 @@ async def test_an_outcome_delivered_three_times_sends_one_email_and_one_notifica
         sent_events = await temp_queue(channel, "notification.sent.v1")
         async with running_notify(settings, amqp) as notify:
             await publisher.publish(registered(user_id, address))
-            await eventually(lambda: _recipient_known(notify, user_id))
+            await eventually(lambda: recipient_known(notify, user_id))
             for _ in range(3):
                 await publisher.publish(outcome)
             await settled(notify, amqp, outcome.id)
@@ -302,9 +303,9 @@ async def test_an_outcome_before_its_owners_registration_is_emailed_once_the_use
     early = processed(late_id)
     async with running_notify(settings, amqp) as notify:
         await publisher.publish(early)
-        await eventually(lambda: _has_status(notify, early.id, "pending"), timeout=10)
+        await eventually(lambda: has_status(notify, early.id, "pending"), timeout=10)
         await publisher.publish(registered(known_id, known_address))
-        await eventually(lambda: _recipient_known(notify, known_id))
+        await eventually(lambda: recipient_known(notify, known_id))
         other = processed(known_id)
         await publisher.publish(other)
         await eventually(lambda: mail_sink.to(known_address), timeout=10)
@@ -332,16 +333,16 @@ async def test_smtp_stopped_for_a_while_then_started_delivers_every_pending_emai
         for user_id, address in users[:3]:
             await publisher.publish(registered(user_id, address))
         for user_id, _ in users[:3]:
-            await eventually(lambda user_id=user_id: _recipient_known(notify, user_id))
+            await eventually(lambda user_id=user_id: recipient_known(notify, user_id))
         smtp_server.stop()
         for envelope in outcomes:
             await publisher.publish(envelope)
         for envelope in outcomes:
-            await eventually(lambda envelope=envelope: _has_status(notify, envelope.id, "pending"), timeout=10)
+            await eventually(lambda envelope=envelope: has_status(notify, envelope.id, "pending"), timeout=10)
         # While SMTP is down the service keeps working: a new user is recorded, nothing waits in the main queue.
         await publisher.publish(registered(*users[3]))
-        await eventually(lambda: _recipient_known(notify, users[3][0]))
-        await eventually(lambda: _drained(amqp, notify.outcomes.name), timeout=5)
+        await eventually(lambda: recipient_known(notify, users[3][0]))
+        await eventually(lambda: drained(amqp, notify.outcomes.name), timeout=5)
         assert mail_sink.messages == []
         await asyncio.sleep(1.0)
         smtp_server.start()
@@ -362,8 +363,8 @@ async def test_a_domain_that_defers_mail_is_retried_while_other_domains_are_deli
     async with running_notify(settings, amqp) as notify:
         await publisher.publish(registered(slow_id, slow_address))
         await publisher.publish(registered(fast_id, fast_address))
-        await eventually(lambda: _recipient_known(notify, slow_id))
-        await eventually(lambda: _recipient_known(notify, fast_id))
+        await eventually(lambda: recipient_known(notify, slow_id))
+        await eventually(lambda: recipient_known(notify, fast_id))
         await publisher.publish(slow)
         await publisher.publish(fast)
         await settled(notify, amqp, fast.id)
@@ -383,7 +384,7 @@ async def test_a_recipient_rejected_permanently_is_logged_failed_and_parked_with
     outcome = failed(user_id, FailureCode.TIMEOUT)
     async with running_notify(settings, amqp) as notify:
         await publisher.publish(registered(user_id, address))
-        await eventually(lambda: _recipient_known(notify, user_id))
+        await eventually(lambda: recipient_known(notify, user_id))
         await publisher.publish(outcome)
         [parked] = await drain(amqp, notify.outcomes.parking_queue, 1, timeout=15)
         await asyncio.sleep(1.5)  # longer than the first retry delay: a retry would show up now
@@ -411,7 +412,7 @@ async def test_an_outcome_that_keeps_failing_is_parked_after_its_attempts_and_lo
     outcome = processed(user_id)
     async with running_notify(settings, amqp, max_attempts=3) as notify:
         await publisher.publish(registered(user_id, address))
-        await eventually(lambda: _recipient_known(notify, user_id))
+        await eventually(lambda: recipient_known(notify, user_id))
         smtp_server.stop()
         await publisher.publish(outcome)
         [parked] = await drain(amqp, notify.outcomes.parking_queue, 1, timeout=20)
@@ -440,8 +441,8 @@ async def test_a_header_injection_through_the_users_name_or_the_file_name_adds_n
             await queue.bind(EVENTS_EXCHANGE, routing_key="video.uploaded.v1")
         await publisher.publish(registered(user_id, address, name=evil_name))
         await publisher.publish(uploaded(user_id, video_id, evil_file))
-        await eventually(lambda: _recipient_known(notify, user_id))
-        await eventually(lambda: _video_known(notify, video_id))
+        await eventually(lambda: recipient_known(notify, user_id))
+        await eventually(lambda: video_known(notify, video_id))
         await publisher.publish(outcome)
         await settled(notify, amqp, outcome.id)
 
@@ -456,7 +457,7 @@ async def test_a_header_injection_through_the_users_name_or_the_file_name_adds_n
     )
 
 
-async def _video_known(notify: Notify, video_id: uuid.UUID) -> bool:
+async def video_known(notify: Notify, video_id: uuid.UUID) -> bool:
     async with notify.pool.acquire() as conn:
         return bool(await conn.fetchval("SELECT count(*) FROM videos WHERE video_id = $1", video_id))
 
@@ -468,7 +469,7 @@ async def test_a_registration_with_an_address_that_could_smuggle_smtp_commands_i
     async with running_notify(settings, amqp) as notify:
         await publisher.publish(registered(user_id, "a@example.com>\r\nRCPT TO:<evil@example.com"))
         [parked] = await drain(amqp, notify.directory.parking_queue, 1, timeout=10)
-        known = await _recipient_known(notify, user_id)
+        known = await recipient_known(notify, user_id)
 
     assert parked.headers["x-framepipe-park-reason"] == "permanent_error"
     assert known is False
