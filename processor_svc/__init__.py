@@ -1,0 +1,1 @@
+"""processor_svc: turns uploaded videos into a ZIP of still frames with ffmpeg, several videos at once."""

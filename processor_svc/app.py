@@ -1,0 +1,70 @@
+"""Composition root of processor_svc: broker, storage, the job consumer and the readiness checks."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from contracts.topology import PROCESSOR_VIDEO_UPLOADED, QueueSpec
+from processor_svc import jobdir
+from processor_svc.consumers import handlers
+from processor_svc.media import Limits
+from processor_svc.service import JobConfig
+from processor_svc.settings import Settings
+from servicekit import runtime
+from servicekit.http import add_readiness_check, base_app
+
+SERVICE = "processor_svc"
+TOOLS = ("ffmpeg", "ffprobe")
+
+
+async def check_tools() -> None:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise FileNotFoundError(f"not installed: {', '.join(missing)}")
+
+
+def job_config(settings: Settings) -> JobConfig:
+    return JobConfig(
+        work_dir=settings.work_dir,
+        timeout_seconds=settings.job_timeout_seconds,
+        threads=settings.decoder_threads,
+        limits=Limits(
+            max_duration_seconds=settings.max_duration_seconds,
+            max_pixels=settings.max_pixels,
+            max_frame_rate=settings.max_frame_rate,
+            max_streams=settings.max_streams,
+            max_frames=settings.max_frames,
+        ),
+    )
+
+
+def workspace(settings: Settings) -> runtime.CleanupCtx:
+    """Job directories a crashed worker left behind are removed before any job starts."""
+
+    async def ctx(_: web.Application) -> AsyncIterator[None]:
+        jobdir.remove_stale(settings.work_dir)
+        yield
+
+    return ctx
+
+
+def create_app(settings: Settings, *, queue: QueueSpec = PROCESSOR_VIDEO_UPLOADED) -> web.Application:
+    """`queue` is the job queue's spec; tests pass one with shorter backoff tiers."""
+    app = base_app(SERVICE)
+    add_readiness_check(app, "ffmpeg", check_tools)
+    app.cleanup_ctx.append(workspace(settings))
+    app.cleanup_ctx.append(runtime.broker(settings, SERVICE))
+    app.cleanup_ctx.append(runtime.storage(settings))
+    app.cleanup_ctx.append(
+        runtime.consumers(
+            SERVICE,
+            [(queue, handlers(app, job_config(settings)))],
+            prefetch=settings.processor_concurrency,
+            use_database=False,
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+    )
+    return app

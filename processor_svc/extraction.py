@@ -1,0 +1,113 @@
+"""How frames come out of ffmpeg: the command, the choice between decoding everything and decoding keyframes
+only, and the files ffmpeg has finished writing.
+
+Which frame is "the frame at t": the one on screen at t, i.e. the last frame whose timestamp is ≤ t. The fps
+filter with `round=up` gives exactly that (a frame at pts p fills the slots n with n·interval ≥ p), and
+`start_time=0` makes slot 0 exist even when the first frame starts a little after the file does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from fractions import Fraction
+from pathlib import Path
+
+from contracts import FailureCode, ImageFormat
+from processor_svc.media import INPUT_GUARDS, MediaInfo, MediaRejected
+from processor_svc.runner import Completed
+
+FRAME_PATTERN = "frame_%06d.{ext}"
+POLL_SECONDS = 0.05
+
+
+def frame_name(number: int, image_format: ImageFormat) -> str:
+    return f"frame_{number:06d}.{image_format.value}"
+
+
+def extraction_argv(
+    source: Path,
+    out_dir: Path,
+    *,
+    info: MediaInfo,
+    interval: Fraction,
+    image_format: ImageFormat,
+    frames: int,
+    threads: int,
+    keyframes_only: bool,
+) -> list[str]:
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-xerror"]
+    argv += ["-threads", str(threads)]
+    if keyframes_only:
+        argv += ["-skip_frame", "nokey"]
+    argv += [*INPUT_GUARDS, "-i", str(source)]
+    argv += ["-map", f"0:{info.stream_index}", "-an", "-sn", "-dn"]
+    argv += ["-vf", f"fps=fps={interval.denominator}/{interval.numerator}:round=up:start_time=0"]
+    argv += ["-frames:v", str(frames), "-threads", str(threads)]
+    if image_format is ImageFormat.JPG:
+        argv += ["-q:v", "2"]
+    argv += ["-progress", "pipe:1", "-f", "image2", str(out_dir / FRAME_PATTERN.format(ext=image_format.value))]
+    return argv
+
+
+def keyframes_cover_samples(packets: Iterable[str], info: MediaInfo, interval: Fraction, samples: int) -> bool:
+    """True when the frame on screen at every sample time is a keyframe, so decoding keyframes only yields the
+    very same frames. `packets` are ffprobe's 'pts,flags' lines for the video stream (decode order)."""
+    frames: list[tuple[int, bool]] = []
+    for line in packets:
+        pts, _, flags = line.strip().partition(",")
+        if not pts.lstrip("-").isdigit():
+            return False  # a packet without a timestamp: we cannot prove anything
+        frames.append((int(pts), flags.startswith("K")))
+    if not frames:
+        return False
+    frames.sort()
+    tb = info.time_base
+    # ffmpeg shifts timestamps by the file's start time, rounded into the stream's time base.
+    offset = round(info.start_time / tb)
+    # frame at pts p is on screen at slot k when (p - offset)·tb ≤ k·interval; compared in integers
+    lhs_scale = tb.numerator * interval.denominator
+    rhs_scale = interval.numerator * tb.denominator
+    current = 0
+    for k in range(samples):
+        while current + 1 < len(frames) and (frames[current + 1][0] - offset) * lhs_scale <= k * rhs_scale:
+            current += 1
+        if not frames[current][1]:
+            return False
+    return True
+
+
+async def finished_frames(
+    out_dir: Path, image_format: ImageFormat, ffmpeg_done: asyncio.Future[Completed]
+) -> AsyncIterator[Path]:
+    """Each frame file once ffmpeg is done with it: frame N is complete when frame N+1 exists or ffmpeg has
+    exited. Stops when ffmpeg has exited and no further frame exists; ffmpeg's own failure is the caller's."""
+    number = 1
+    while True:
+        current = out_dir / frame_name(number, image_format)
+        if (out_dir / frame_name(number + 1, image_format)).exists() or (ffmpeg_done.done() and current.exists()):
+            yield current
+            number += 1
+        elif ffmpeg_done.done():
+            return
+        else:
+            await asyncio.wait([ffmpeg_done], timeout=POLL_SECONDS)
+
+
+def check_extraction(completed: Completed, produced: int, expected: int, info: MediaInfo, interval: Fraction) -> None:
+    """A failed or short extraction must not pass as a (short) success: a truncated file decodes fewer frames
+    than its container promises."""
+    if completed.returncode != 0:
+        if "No space left" in completed.stderr_tail:
+            raise OSError(f"ffmpeg ran out of disk space: {completed.stderr_tail[-300:]}")
+        raise MediaRejected(FailureCode.INVALID_MEDIA, f"The video cannot be decoded: {completed.stderr_tail[-300:]}")
+    if produced == expected:
+        return
+    # The last sample may fall on the edge of the last frame (rounded durations, variable frame rate).
+    last_sample = (expected - 1) * interval
+    frame_time = Fraction(2) / Fraction(info.frame_rate or 1).limit_denominator(1000)
+    if produced == expected - 1 and last_sample >= info.duration - frame_time:
+        return
+    raise MediaRejected(
+        FailureCode.INVALID_MEDIA,
+        f"Only {produced} of {expected} frames could be decoded: the file looks truncated or damaged.",
+    )

@@ -1,0 +1,27 @@
+"""Running ffprobe on a job's source: the description of the file, and whether decoding keyframes only gives
+the same frames as decoding everything."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+from processor_svc.extraction import keyframes_cover_samples
+from processor_svc.media import MediaInfo, packets_argv, parse_probe, probe_argv, rejection_for_failed_probe
+from processor_svc.runner import run_tool
+
+
+async def probe(source: Path, workdir: Path) -> MediaInfo:
+    completed = await run_tool(probe_argv(source), workdir / "ffprobe.log")
+    if completed.returncode != 0:
+        raise rejection_for_failed_probe(completed.stderr_tail)
+    return parse_probe(completed.stdout)
+
+
+async def keyframes_suffice(source: Path, workdir: Path, info: MediaInfo, interval: Fraction, frames: int) -> bool:
+    """Demuxing is cheap next to decoding, so this check costs little and can save most of the decoding when
+    every sampled frame is a keyframe (sparse intervals, or one keyframe per interval)."""
+    completed = await run_tool(packets_argv(source, info.stream_index), workdir / "packets.log")
+    if completed.returncode != 0:
+        return False
+    return keyframes_cover_samples(completed.stdout.decode("ascii", "replace").splitlines(), info, interval, frames)

@@ -1,0 +1,91 @@
+"""The one way ffmpeg and ffprobe are started: argv lists (never a shell), no stdin, in a session of their own
+so a timeout or a cancellation kills the whole process group, and tied to this process so a `kill -9` of the
+worker does not leave them running. stderr goes to a file: an undrained pipe would block the tool."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import Histogram
+
+TOOL_SECONDS = Histogram(
+    "processor_ffmpeg_duration_seconds",
+    "Wall-clock seconds of ffmpeg/ffprobe runs",
+    ["tool"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+
+PR_SET_PDEATHSIG = 1
+STDERR_TAIL_BYTES = 2000
+
+LineHandler = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Completed:
+    returncode: int
+    stdout: bytes
+    stderr_tail: str
+    seconds: float
+
+
+def _die_with(parent_pid: int) -> Callable[[], None]:
+    def preexec() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+            os._exit(1)
+
+    return preexec
+
+
+async def run_tool(argv: list[str], stderr_file: Path, on_line: LineHandler | None = None) -> Completed:
+    """Run to completion. With `on_line`, stdout is handed over line by line instead of being collected."""
+    started = time.perf_counter()
+    with stderr_file.open("wb") as err:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=_die_with(os.getpid()),
+        )
+    try:
+        stdout = await _read_stdout(process, on_line)
+        returncode = await process.wait()
+    finally:
+        if process.returncode is None:
+            _kill_group(process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                await asyncio.shield(process.wait())
+        TOOL_SECONDS.labels(Path(argv[0]).name).observe(time.perf_counter() - started)
+    return Completed(returncode, stdout, _tail(stderr_file), time.perf_counter() - started)
+
+
+async def _read_stdout(process: asyncio.subprocess.Process, on_line: LineHandler | None) -> bytes:
+    assert process.stdout is not None
+    if on_line is None:
+        return await process.stdout.read()
+    async for raw in process.stdout:
+        await on_line(raw.decode("utf-8", "replace").strip())
+    return b""
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _tail(path: Path) -> str:
+    with path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - STDERR_TAIL_BYTES))
+        return f.read().decode("utf-8", "replace").strip()

@@ -1,0 +1,187 @@
+"""The frame-extraction job: download, probe, extract, stream the ZIP to S3, publish the outcome.
+
+Bad media ends in `video.failed.v1` (returned normally, so the message is acked: retrying cannot help).
+Anything else (S3, broker, disk) raises, and the consumer wrapper retries with backoff, then parks the job."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+
+import structlog
+
+from contracts import (
+    EventData,
+    FailureCode,
+    ProcessingError,
+    ResultObject,
+    VideoFailedV1,
+    VideoProcessedV1,
+    VideoProcessingProgressV1,
+    VideoProcessingStartedV1,
+    VideoUploadedV1,
+)
+from processor_svc import jobdir
+from processor_svc.archive import ManifestHeader, zip_of_frames
+from processor_svc.extraction import check_extraction, extraction_argv, finished_frames
+from processor_svc.media import Limits, MediaRejected, check_limits
+from processor_svc.probing import keyframes_suffice, probe
+from processor_svc.progress import ProgressThrottle
+from processor_svc.runner import run_tool
+from servicekit.bus import MessageContext, Publisher
+from servicekit.storage import Storage
+
+log = structlog.get_logger(__name__)
+
+SOURCE = "framepipe/processor_svc"
+
+Publish = Callable[[EventData], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    work_dir: Path
+    timeout_seconds: float
+    threads: int
+    limits: Limits
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the job edge counts: `label` is `processed` or the failure code."""
+
+    label: str
+    frames: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Extracted:
+    frames: int
+    duration: Fraction
+    stored_key: str
+    size_bytes: int
+    sha256: str
+
+
+def result_key(event: VideoUploadedV1) -> str:
+    return f"results/{event.video_id}.zip"  # deterministic: a retry overwrites, never duplicates
+
+
+async def process_video(
+    event: VideoUploadedV1, ctx: MessageContext, config: JobConfig, storage: Storage, publisher: Publisher
+) -> Outcome:
+    started = time.monotonic()
+    structlog.contextvars.bind_contextvars(video_id=str(event.video_id), user_id=str(event.owner_id))
+
+    async def publish(data: EventData) -> None:
+        await publisher.publish(ctx.follow_up(data, SOURCE))
+
+    await publish(
+        VideoProcessingStartedV1(
+            video_id=event.video_id, owner_id=event.owner_id, attempt=ctx.attempt, started_at=datetime.now(UTC)
+        )
+    )
+    deadline = asyncio.timeout(config.timeout_seconds)
+    try:
+        async with deadline:
+            with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
+                result = await _extract(event, workdir, config, storage, publish)
+    except MediaRejected as rejected:
+        return await _fail(event, ctx, publish, rejected.code, rejected.message)
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # a network timeout inside the job: transient
+        message = f"Processing took longer than {config.timeout_seconds:.0f} s."
+        return await _fail(event, ctx, publish, FailureCode.TIMEOUT, message)
+    await publish(
+        VideoProcessedV1(
+            video_id=event.video_id,
+            owner_id=event.owner_id,
+            frame_count=result.frames,
+            duration_seconds=round(float(result.duration), 6),
+            result=ResultObject(
+                bucket=storage.bucket, key=result.stored_key, size_bytes=result.size_bytes, sha256=result.sha256
+            ),
+            processing_seconds=round(time.monotonic() - started, 3),
+            finished_at=datetime.now(UTC),
+        )
+    )
+    log.info("video_processed", frames=result.frames, size_bytes=result.size_bytes)
+    return Outcome("processed", result.frames, result.size_bytes)
+
+
+async def _fail(
+    event: VideoUploadedV1, ctx: MessageContext, publish: Publish, code: FailureCode, message: str
+) -> Outcome:
+    log.warning("video_failed", code=code.value, reason=message)
+    await publish(
+        VideoFailedV1(
+            video_id=event.video_id,
+            owner_id=event.owner_id,
+            error=ProcessingError(code=code, message=message),
+            attempts=ctx.attempt,
+            failed_at=datetime.now(UTC),
+        )
+    )
+    return Outcome(code.value)
+
+
+async def _extract(
+    event: VideoUploadedV1, workdir: Path, config: JobConfig, storage: Storage, publish: Publish
+) -> Extracted:
+    source = workdir / "source"
+    await storage.download_to(event.source.key, source)
+    interval = Fraction(str(event.options.interval_seconds))
+    info = await probe(source, workdir)
+    frames = check_limits(info, config.limits, interval)
+    keyframes_only = await keyframes_suffice(source, workdir, info, interval, frames)
+    out_dir = workdir / "frames"
+    out_dir.mkdir()
+    argv = extraction_argv(
+        source,
+        out_dir,
+        info=info,
+        interval=interval,
+        image_format=event.options.image_format,
+        frames=frames,
+        threads=config.threads,
+        keyframes_only=keyframes_only,
+    )
+
+    async def report(progress: float, frames_done: int) -> None:
+        data = VideoProcessingProgressV1(
+            video_id=event.video_id, owner_id=event.owner_id, progress=progress, frames_done=frames_done
+        )
+        try:
+            await publish(data)
+        except Exception as exc:  # progress is advisory: a lost report must not fail the job
+            log.warning("progress_not_published", error=str(exc)[:300])
+
+    throttle = ProgressThrottle(report, float(info.duration))
+    ffmpeg = asyncio.ensure_future(run_tool(argv, workdir / "ffmpeg.log", throttle.on_line))
+    log.info("extraction_started", codec=info.codec, frames=frames, keyframes_only=keyframes_only)
+
+    produced = 0
+
+    async def verify(count: int) -> None:
+        nonlocal produced
+        check_extraction(await ffmpeg, count, frames, info, interval)
+        produced = count
+
+    header = ManifestHeader(event.filename, event.options.interval_seconds, event.options.image_format)
+    chunks = zip_of_frames(
+        finished_frames(out_dir, event.options.image_format, ffmpeg), header, interval, info.duration, verify
+    )
+    try:
+        stored = await storage.put_stream(result_key(event), chunks, content_type="application/zip")
+    finally:
+        if not ffmpeg.done():
+            ffmpeg.cancel()  # the runner kills ffmpeg's process group
+        await asyncio.gather(ffmpeg, return_exceptions=True)
+    return Extracted(produced, info.duration, stored.key, stored.size_bytes, stored.sha256)
