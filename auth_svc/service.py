@@ -75,29 +75,31 @@ async def register(accounts: Accounts, email: str, password: str, name: str | No
 
 
 async def login(accounts: Accounts, email: str, password: str, client_address: str) -> IssuedToken:
-    """A token for the right password. Every attempt is counted as a failure before the password is checked
-    (so parallel guesses cannot slip past the limit) and forgotten again if it succeeds."""
+    """A token for the right password. The attempt counts against the account before the password is checked
+    (parallel guesses at one account cannot slip past the limit) and is forgotten if it succeeds; the client
+    address is charged only for real failures, so people behind one NAT can log in at the same time."""
     account_key, address_key = f"account:{email}", f"address:{client_address}"
     throttle = accounts.throttle
     async with accounts.pool.acquire() as conn:
         async with conn.transaction():
+            await store.lock_key(conn, account_key)  # check-and-count is atomic per account
             wait = await store.blocked_for(
                 conn, [account_key, address_key], throttle.max_failures, throttle.window_seconds
             )
             if wait > 0:
                 raise TooManyAttempts(max(1, math.ceil(wait)))
-            attempt_ids = await store.record_failure(conn, [account_key, address_key])
+            await store.record_failure(conn, account_key)
         credentials = await store.credentials_by_email(conn, email)
-    password_hash = credentials.password_hash if credentials else None
-    verdict = await accounts.passwords.verify(password_hash, password)
+    verdict = await accounts.passwords.verify(credentials.password_hash if credentials else None, password)
     if credentials is None or not verdict.valid:
+        async with accounts.pool.acquire() as conn:
+            await store.record_failure(conn, address_key)
         raise InvalidCredentials
+    new_hash = await accounts.passwords.hash(password) if verdict.needs_rehash else None
     async with accounts.pool.acquire() as conn:
-        await store.clear_failures(conn, account_key, attempt_ids)
-        if verdict.needs_rehash:
-            await store.replace_password_hash(
-                conn, credentials.user.id, credentials.password_hash, await accounts.passwords.hash(password)
-            )
+        await store.clear_failures(conn, account_key)
+        if new_hash is not None:
+            await store.replace_password_hash(conn, credentials.user.id, credentials.password_hash, new_hash)
             log.info("password_rehashed", user_id=str(credentials.user.id))
     token = accounts.signer.sign(credentials.user.id, credentials.user.email)
     return IssuedToken(access_token=token, expires_in=accounts.signer.ttl_seconds)

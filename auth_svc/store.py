@@ -65,6 +65,11 @@ async def replace_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, ol
     )
 
 
+async def lock_key(conn: asyncpg.Connection, key: str) -> None:
+    """Serialise throttle decisions on one key until the caller's transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
+
+
 async def blocked_for(conn: asyncpg.Connection, keys: list[str], max_failures: int, window_seconds: int) -> float:
     """Seconds until every key is below `max_failures` failures in the sliding window (0: not blocked).
 
@@ -83,14 +88,12 @@ async def blocked_for(conn: asyncpg.Connection, keys: list[str], max_failures: i
     return max(float(value or 0), 0.0)
 
 
-async def record_failure(conn: asyncpg.Connection, keys: list[str]) -> list[int]:
-    rows = await conn.fetch("INSERT INTO login_failures (key) SELECT unnest($1::text[]) RETURNING id", keys)
-    return [int(r["id"]) for r in rows]
+async def record_failure(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("INSERT INTO login_failures (key) VALUES ($1)", key)
 
 
-async def clear_failures(conn: asyncpg.Connection, key: str, also_ids: list[int]) -> None:
-    """Forget every failure of `key` and the rows `also_ids` (this attempt's rows for its other keys)."""
-    await conn.execute("DELETE FROM login_failures WHERE key = $1 OR id = ANY($2::bigint[])", key, also_ids)
+async def clear_failures(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("DELETE FROM login_failures WHERE key = $1", key)
 
 
 async def prune_failures(conn: asyncpg.Connection, window_seconds: int) -> int:

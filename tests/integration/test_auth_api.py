@@ -208,6 +208,22 @@ async def test_after_the_allowed_failures_the_address_is_throttled_for_every_acc
     assert (await login_from(client, "127.0.2.3", neighbour, "x")).status == 401
 
 
+async def test_parallel_guesses_at_one_account_cannot_get_past_the_limit(client: TestClient[Any, Any]) -> None:
+    email = new_email()
+    await register(client, email)
+    guesses = [login_from(client, f"127.0.4.{i + 1}", email, f"guess {i}") for i in range(10)]
+    statuses = sorted(r.status for r in await asyncio.gather(*guesses))
+    assert statuses == [401] * 3 + [429] * 7
+
+
+async def test_people_behind_one_address_can_log_in_at_the_same_time(client: TestClient[Any, Any]) -> None:
+    emails = [new_email() for _ in range(6)]
+    for email in emails:
+        await register(client, email)
+    logins = [login_from(client, "127.0.5.1", email, PASSWORD) for email in emails]
+    assert [r.status for r in await asyncio.gather(*logins)] == [200] * 6
+
+
 async def test_a_successful_login_clears_the_accounts_failures(client: TestClient[Any, Any]) -> None:
     email = new_email()
     await register(client, email)
