@@ -111,14 +111,14 @@ async def archive_end(connection: AbstractRobustConnection) -> ArchiveEnd | None
             declared = await channel.declare_queue(ARCHIVE_STREAM, passive=True)
         except Exception as exc:
             raise ArchiveMissing(f"{ARCHIVE_STREAM} is not declared on this broker: {exc}") from exc
-        if not declared.declaration_result.message_count:
-            return None
+    # The declared message count is a statistic refreshed every few seconds (0 right after the first
+    # publishes), so it only decides how long to wait for the tail before calling the archive empty.
+    first_timeout = 10.0 if declared.declaration_result.message_count else 2.0
     last: ArchivedEvent | None = None
     # `last` starts at the last chunk, which can hold many messages: read until it goes quiet.
-    async with contextlib.aclosing(
-        read_archive(connection, "last", idle_timeout=0.3, first_timeout=5.0, prefetch=2000)
-    ) as tail:
-        async for event in tail:
+    tail = read_archive(connection, "last", idle_timeout=0.3, first_timeout=first_timeout, prefetch=2000)
+    async with contextlib.aclosing(tail) as messages:
+        async for event in messages:
             if last is None or event.offset > last.offset:
                 last = event
     if last is None:

@@ -35,12 +35,12 @@ def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("dlq", help="inspect, redrive and purge parking queues", description=__doc__)
     commands = parser.add_subparsers(title="dlq commands", metavar="ACTION", required=True)
     listing = commands.add_parser("list", help="every parking queue with its depth and oldest message age")
-    listing.set_defaults(handler=_runner(list_parking))
+    listing.set_defaults(handler=run, run_async=dlq, action=list_parking)
     show = commands.add_parser("show", help="the parked messages of one queue and why they are there")
     show.add_argument("queue")
     show.add_argument("--limit", type=int, default=50)
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=_runner(show_parked))
+    show.set_defaults(handler=run, run_async=dlq, action=show_parked)
     redrive = commands.add_parser("redrive", help="move parked messages back to the queue they died in")
     redrive.add_argument("queue")
     add_filter_arguments(redrive)
@@ -48,11 +48,11 @@ def register(subparsers: Subparsers) -> None:
     redrive.add_argument("--limit", type=int, default=None, help="at most this many messages")
     redrive.add_argument("--execute", action="store_true", help="move them (without it: dry run)")
     redrive.add_argument("--reason", help="why (goes to the audit log)")
-    redrive.set_defaults(handler=_runner(redrive_parked))
+    redrive.set_defaults(handler=run, run_async=dlq, action=redrive_parked)
     purge = commands.add_parser("purge", help="delete every message of a parking queue")
     purge.add_argument("queue")
     purge.add_argument("--yes", action="store_true", help="confirm: the messages are gone for good")
-    purge.set_defaults(handler=_runner(purge_parked))
+    purge.set_defaults(handler=run, run_async=dlq, action=purge_parked)
     for sub in (listing, show, redrive, purge):
         add_connection_argument(sub)
     for sub in (redrive, purge):
@@ -175,24 +175,22 @@ async def purge_parked(connection: AbstractRobustConnection, args: argparse.Name
     return 0
 
 
-def _runner(action: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        async def with_connection() -> int:
-            connection = await connect(args.amqp_url, "dlq")
-            try:
-                code: int = await action(connection, args, sys.stdout)
-                return code
-            finally:
-                with contextlib.suppress(Exception):
-                    await connection.close()
+async def dlq(args: argparse.Namespace, out: IO[str]) -> int:
+    connection = await connect(args.amqp_url, "dlq")
+    try:
+        code: int = await args.action(connection, args, out)
+        return code
+    finally:
+        with contextlib.suppress(Exception):
+            await connection.close()
 
-        try:
-            return asyncio.run(with_connection())
-        except (UnknownQueue, Refused) as exc:
-            print(f"framepipe dlq: {exc}", file=sys.stderr)
-            return 2
-        except PublishError as exc:
-            print(f"framepipe dlq: redrive stopped, the rest stays parked: {exc}", file=sys.stderr)
-            return 1
 
-    return run
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(dlq(args, sys.stdout))
+    except (UnknownQueue, Refused) as exc:
+        print(f"framepipe dlq: {exc}", file=sys.stderr)
+        return 2
+    except PublishError as exc:
+        print(f"framepipe dlq: redrive stopped, the rest stays parked: {exc}", file=sys.stderr)
+        return 1

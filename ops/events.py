@@ -31,7 +31,7 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events as they arrive")
     parser.add_argument("--limit", type=int, default=None, help="stop after this many matching events")
     add_connection_argument(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, run_async=print_events)
 
 
 def start_of(event_filter: EventFilter) -> StreamOffset:

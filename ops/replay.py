@@ -66,7 +66,7 @@ def register(subparsers: Subparsers) -> None:
     job.add_argument("--sample", type=int, default=5, help="dry run: how many events to show")
     add_audit_argument(parser)
     add_connection_argument(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, run_async=replay)
 
 
 def target_from_args(args: argparse.Namespace) -> Target:
@@ -165,7 +165,7 @@ async def execute(connection: AbstractRobustConnection, args: argparse.Namespace
     return counts
 
 
-async def replay(args: argparse.Namespace, out: IO[str]) -> None:
+async def replay(args: argparse.Namespace, out: IO[str]) -> int:
     if not args.resume:
         target_from_args(args)  # refuse an unsafe target before touching the broker
     connection = await connect(args.amqp_url, "replay")
@@ -177,11 +177,12 @@ async def replay(args: argparse.Namespace, out: IO[str]) -> None:
     finally:
         with contextlib.suppress(Exception):
             await connection.close()
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        asyncio.run(replay(args, sys.stdout))
+        return asyncio.run(replay(args, sys.stdout))
     except (UsageError, ArchiveMissing) as exc:
         print(f"framepipe replay: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, UsageError) else 1
@@ -190,4 +191,3 @@ def run(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
