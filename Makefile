@@ -44,5 +44,9 @@ schemas: install
 bench: install
 	$(BIN)/python bench/bus.py
 
+# Offline validation of every deployment file (compose, Kubernetes, Terraform, workflows, Dockerfile).
+validate-deploy:
+	bash deploy/scripts/validate.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache var
