@@ -156,3 +156,15 @@ def make_video(directory: Path, name: str = "clip.mp4", seconds: float = 1.0, ra
             timeout=60,
         )
     return path.read_bytes()
+
+
+async def handled(svc: VideoService, event_id: uuid.UUID) -> bool:
+    """The service's consumer committed its handling of this event (its inbox row exists)."""
+    return bool(await svc.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event_id))
+
+
+async def uploaded_id(svc: VideoService, owner: uuid.UUID, data: bytes, name: str = "clip.mp4") -> str:
+    response = await svc.upload(owner, (name, data))
+    assert response.status == 202, await response.text()
+    video_id: str = (await response.json())["items"][0]["id"]
+    return video_id

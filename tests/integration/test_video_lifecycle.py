@@ -1,0 +1,249 @@
+"""Processing events move a video forward only, whatever their order or repetition; a dead-lettered job
+ends the video `failed` with `retries_exhausted` and tells the user once."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from contracts import (
+    EventData,
+    FailureCode,
+    ProcessingError,
+    ResultObject,
+    VideoFailedV1,
+    VideoProcessedV1,
+    VideoProcessingProgressV1,
+    VideoProcessingStartedV1,
+    decode,
+    new_envelope,
+)
+from contracts.envelope import Envelope
+from contracts.topology import DEAD_LETTER_EXCHANGE, PROCESSOR_VIDEO_UPLOADED, VIDEO_PROCESSING_UPDATES
+from ops.localinfra import LocalS3
+from servicekit.bus import Publisher
+from tests.conftest import JwtKeys
+from tests.integration.test_video_harness import (
+    TokenFor,
+    VideoService,
+    handled,
+    make_video,
+    running_video_service,
+    uploaded_id,
+    video_settings,
+)
+from tests.support import depth, eventually, temp_queue
+
+
+@pytest.fixture(scope="module")
+async def svc(
+    database_url: str, amqp_url: str, local_s3: LocalS3, jwt_keys: JwtKeys, token_for: TokenFor
+) -> AsyncIterator[VideoService]:
+    settings = video_settings(database_url=database_url, amqp_url=amqp_url, local_s3=local_s3, jwt_keys=jwt_keys)
+    async with running_video_service(settings, token_for) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> bytes:
+    return make_video(tmp_path_factory.mktemp("media"), "clip.mp4")
+
+
+class Story:
+    """The processing events of one video, as processor_svc would publish them."""
+
+    def __init__(self, svc: VideoService, publisher: Publisher, owner: uuid.UUID, video_id: str) -> None:
+        self.svc, self.publisher, self.owner, self.video_id = svc, publisher, owner, uuid.UUID(video_id)
+
+    def started(self) -> Envelope[Any]:
+        data = VideoProcessingStartedV1(
+            video_id=self.video_id, owner_id=self.owner, attempt=1, started_at=datetime.now(UTC)
+        )
+        return self._wrap(data)
+
+    def progress(self, value: float) -> Envelope[Any]:
+        data = VideoProcessingProgressV1(
+            video_id=self.video_id, owner_id=self.owner, progress=value, frames_done=int(value * 10)
+        )
+        return self._wrap(data)
+
+    async def processed(self) -> Envelope[Any]:
+        key = f"results/{self.video_id}.zip"
+        body = b"PK\x05\x06" + bytes(18)  # an empty ZIP
+        await self.svc.s3.put_object(Bucket=self.svc.settings.s3_bucket, Key=key, Body=body)
+        result = ResultObject(
+            bucket=self.svc.settings.s3_bucket, key=key, size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest()
+        )
+        data = VideoProcessedV1(
+            video_id=self.video_id,
+            owner_id=self.owner,
+            frame_count=10,
+            duration_seconds=1.0,
+            result=result,
+            processing_seconds=0.2,
+            finished_at=datetime.now(UTC),
+        )
+        return self._wrap(data)
+
+    def failed(self, code: FailureCode = FailureCode.INVALID_MEDIA) -> Envelope[Any]:
+        data = VideoFailedV1(
+            video_id=self.video_id,
+            owner_id=self.owner,
+            error=ProcessingError(code=code, message="The file could not be read."),
+            attempts=1,
+            failed_at=datetime.now(UTC),
+        )
+        return self._wrap(data)
+
+    def _wrap(self, data: EventData) -> Envelope[Any]:
+        return new_envelope(data, source="framepipe/processor_svc")
+
+    async def publish(self, *envelopes: Envelope[Any]) -> None:
+        """Publish in this order and wait until the service handled each one."""
+        for envelope in envelopes:
+            await self.publisher.publish(envelope)
+            await eventually(lambda envelope=envelope: handled(self.svc, envelope.id))
+
+    async def video(self) -> dict[str, Any]:
+        response = await self.svc.client.get(f"/video/{self.video_id}", headers=self.svc.auth(self.owner))
+        assert response.status == 200
+        video: dict[str, Any] = await response.json()
+        return video
+
+
+@pytest.fixture
+async def story(svc: VideoService, publisher: Publisher, clip: bytes) -> Story:
+    owner = uuid.uuid4()
+    return Story(svc, publisher, owner, await uploaded_id(svc, owner, clip))
+
+
+async def test_events_in_order_take_a_video_to_done(story: Story) -> None:
+    await story.publish(story.started())
+    assert (await story.video())["status"] == "processing"
+    await story.publish(story.progress(0.3), story.progress(0.6))
+    video = await story.video()
+    assert (video["status"], video["progress"]) == ("processing", 0.6)
+    await story.publish(await story.processed())
+    video = await story.video()
+    assert video["status"] == "done"
+    assert video["progress"] == 1
+    assert video["frame_count"] == 10
+    assert video["duration_seconds"] == 1.0
+    assert video["result_size_bytes"] == 22
+    assert video["finished_at"] is not None
+
+
+async def test_late_and_out_of_order_events_never_move_a_video_back(story: Story) -> None:
+    await story.publish(story.progress(0.5), await story.processed())
+    await story.publish(story.started(), story.progress(0.2), story.failed())
+    video = await story.video()
+    assert (video["status"], video["progress"], video["error"]) == ("done", 1, None)
+
+
+async def test_progress_never_decreases_and_duplicates_change_nothing(story: Story) -> None:
+    seen: list[float] = []
+    high, low = story.progress(0.7), story.progress(0.4)
+    await story.publish(story.started(), high)
+    seen.append((await story.video())["progress"])
+    await story.publisher.publish(high)  # the same event again: the inbox drops it
+    await story.publish(low, story.progress(0.7))
+    seen.append((await story.video())["progress"])
+    assert seen == [0.7, 0.7]
+    assert (await story.video())["status"] == "processing"
+
+
+async def test_a_failure_is_final_and_a_late_result_is_discarded(story: Story) -> None:
+    await story.publish(story.started(), story.failed(FailureCode.NO_VIDEO_STREAM))
+    late = await story.processed()
+    await story.publish(story.progress(0.9), late)
+    video = await story.video()
+    assert video["status"] == "failed"
+    assert video["progress"] == 0
+    assert video["error"] == {"code": "no_video_stream", "message": "The file could not be read."}
+    assert await story.svc.keys(f"results/{story.video_id}") == []
+
+
+async def test_a_result_for_a_deleted_video_is_discarded_with_its_object(story: Story) -> None:
+    await story.publish(story.started())
+    deleted = await story.svc.client.delete(f"/video/{story.video_id}", headers=story.svc.auth(story.owner))
+    assert deleted.status == 204
+    await story.publish(await story.processed())
+    assert await story.svc.keys(f"results/{story.video_id}") == []
+    status = await story.svc.fetchval("SELECT status FROM videos WHERE id = $1", story.video_id)
+    assert status == "processing"
+
+
+async def test_events_for_an_unknown_video_are_acknowledged_and_ignored(
+    svc: VideoService, publisher: Publisher, amqp: AbstractRobustConnection
+) -> None:
+    ghost = Story(svc, publisher, uuid.uuid4(), str(uuid.uuid4()))
+    await ghost.publish(ghost.started(), ghost.progress(0.5), await ghost.processed(), ghost.failed())
+    assert await svc.fetchval("SELECT count(*) FROM videos WHERE id = $1", ghost.video_id) == 0
+    assert await depth(amqp, VIDEO_PROCESSING_UPDATES.parking_queue) == 0
+
+
+async def take_job(amqp: AbstractRobustConnection, video_id: str) -> aio_pika.abc.AbstractIncomingMessage:
+    """The `video.uploaded.v1` job for this video, as processor_svc would receive it (unacknowledged)."""
+    channel = await amqp.channel()
+    queue = await channel.get_queue(PROCESSOR_VIDEO_UPLOADED.name, ensure=False)
+
+    async def find() -> aio_pika.abc.AbstractIncomingMessage | None:
+        message = await queue.get(fail=False, no_ack=False)
+        if message is not None and decode(message.body).subject != video_id:
+            await message.ack()  # another test's job: processor_svc is not running here
+            return None
+        return message
+
+    return await eventually(find)
+
+
+async def test_a_dead_lettered_job_fails_the_video_and_tells_the_user_once(
+    story: Story, amqp: AbstractRobustConnection, publisher: Publisher
+) -> None:
+    video_id = str(story.video_id)
+    job = await take_job(amqp, video_id)
+    async with amqp.channel() as channel:
+        outcomes = await temp_queue(channel, "video.failed.v1")
+        body = job.body
+        await job.reject(requeue=False)  # the broker dead-letters it to the parking queue and video.dead-jobs
+        await eventually(lambda: story.svc.fetchval("SELECT count(*) FROM inbox WHERE consumer = 'video.dead-jobs'"))
+        # The same dead letter again (an operator redrive, a redelivery): nothing more happens.
+        await publisher.send_to(
+            DEAD_LETTER_EXCHANGE,
+            PROCESSOR_VIDEO_UPLOADED.name,
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=job.message_id),
+        )
+        message = await eventually(lambda: outcomes.get(fail=False, no_ack=True))
+        await asyncio.sleep(1.0)
+        assert await outcomes.get(fail=False) is None, "video.failed.v1 is published once"
+
+    failed = decode(message.body)
+    assert failed.subject == video_id
+    assert failed.data.error.code == "retries_exhausted"  # type: ignore[attr-defined]
+    assert failed.causationid == str(decode(body).id)
+    video = await story.video()
+    assert video["status"] == "failed"
+    assert video["error"]["code"] == "retries_exhausted"
+    assert await story.svc.events("video.failed.v1", video_id) == 1
+
+
+async def test_a_dead_letter_after_done_changes_nothing(story: Story, amqp: AbstractRobustConnection) -> None:
+    await story.publish(await story.processed())
+    job = await take_job(amqp, str(story.video_id))
+    envelope_id = decode(job.body).id
+    await job.reject(requeue=False)
+    await eventually(
+        lambda: story.svc.fetchval(
+            "SELECT count(*) FROM inbox WHERE consumer = 'video.dead-jobs' AND event_id = $1", envelope_id
+        )
+    )
+    assert (await story.video())["status"] == "done"
+    assert await story.svc.events("video.failed.v1", str(story.video_id)) == 0
