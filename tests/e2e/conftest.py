@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,12 +14,12 @@ import aiohttp
 import asyncpg
 import pytest
 
-from ops.client_api import Api, BaseUrls
+from ops.client_api import BaseUrls
 from ops.dev_env import DEFAULTS, Ports, admin_database_url
 from ops.devstack import DevConfig, DevStack
 from ops.localinfra import free_port
 from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vhost
-from tests.e2e.users import User
+from tests.e2e.users import User, sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
 # Settings a developer may have exported for their own stack must not leak into the tests' one.
@@ -80,15 +79,6 @@ def urls(stack: DevStack) -> BaseUrls:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         yield session
-
-
-async def sign_up(http: aiohttp.ClientSession, urls: BaseUrls, label: str) -> User:
-    email = f"{label}-{uuid.uuid4().hex[:8]}@example.com"
-    password = f"pw-{uuid.uuid4().hex}"
-    anonymous = Api(http, urls, None)
-    await anonymous.register(email, password)
-    token = (await anonymous.login(email, password))["access_token"]
-    return User(email=email, password=password, api=Api(http, urls, token))
 
 
 @pytest.fixture

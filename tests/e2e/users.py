@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from ops.client_api import Api
+import aiohttp
+
+from ops.client_api import Api, BaseUrls
 from ops.localinfra import MailSink
 
 TERMINAL = ("done", "failed")
@@ -52,3 +55,12 @@ def mentions(message: EmailMessage, video: dict[str, Any]) -> bool:
     """The e-mail is about this video (its subject names the file, or the video by its short id)."""
     subject = str(message["Subject"])
     return video["filename"] in subject or video["id"][:8] in subject
+
+
+async def sign_up(http: aiohttp.ClientSession, urls: BaseUrls, label: str) -> User:
+    email = f"{label}-{uuid.uuid4().hex[:8]}@example.com"
+    password = f"pw-{uuid.uuid4().hex}"
+    anonymous = Api(http, urls, None)
+    await anonymous.register(email, password)
+    token = (await anonymous.login(email, password))["access_token"]
+    return User(email=email, password=password, api=Api(http, urls, token))
