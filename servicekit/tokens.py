@@ -57,6 +57,8 @@ def load_public_keys(directory: Path) -> dict[str, str]:
 class TokenVerifier:
     def __init__(self, public_keys: Mapping[str, str], *, issuer: str, audience: str) -> None:
         self._keys = dict(public_keys)
+        # Parsed once: parsing a PEM per request costs more than the signature check itself.
+        self._verifying_keys = {kid: jwk.construct(pem, ALGORITHM) for kid, pem in self._keys.items()}
         self._issuer = issuer
         self._audience = audience
 
@@ -67,7 +69,7 @@ class TokenVerifier:
             raise InvalidToken(f"malformed token: {exc}") from None
         if header.get("alg") != ALGORITHM:
             raise InvalidToken(f"algorithm {header.get('alg')!r} is not allowed")
-        key = self._keys.get(str(header.get("kid")))
+        key = self._verifying_keys.get(str(header.get("kid")))
         if key is None:
             raise InvalidToken(f"unknown key id {header.get('kid')!r}")
         try:
@@ -114,7 +116,8 @@ def _claims(claims: Mapping[str, Any]) -> Claims:
 
 class TokenSigner:
     def __init__(self, private_key_pem: str, *, key_id: str, issuer: str, audience: str, ttl_seconds: int) -> None:
-        self._key = private_key_pem
+        # Parsed once: loading an RSA private key validates it, tens of milliseconds of CPU on the event loop.
+        self._key = jwk.construct(private_key_pem, ALGORITHM)
         self._kid = key_id
         self._issuer = issuer
         self._audience = audience
