@@ -1,0 +1,213 @@
+"""processor_svc under faults: a worker killed with -9 in the middle of ffmpeg, S3 gone for a while or for
+good, a job over its time limit. Jobs complete exactly once, nothing is left running or on disk, and a job
+that cannot succeed is parked after its attempts, spaced by the backoff, not retried in a hot loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from contracts.topology import QueueSpec
+from ops.localinfra import LocalS3, free_port, wait_for_port
+from processor_svc.jobdir import JOBS_SUBDIR
+from servicekit.bus import declare_queue
+from tests.integration.test_processor_support import (
+    LAVFI,
+    ffmpeg_pids_mentioning,
+    make_video,
+    processor_env,
+    processor_settings,
+    running,
+    submit,
+    tiny_h264,
+)
+from tests.support import depth, eventually
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def heavy_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Long enough that ffmpeg is still running when we strike (about 10 s of work at interval 0.1 s)."""
+    return make_video(
+        tmp_path_factory.mktemp("heavy") / "heavy.mp4", *LAVFI, "testsrc2=size=640x360:rate=25", "-t", "40",
+        "-c:v", "libx264", "-preset", "ultrafast",
+    )  # fmt: skip
+
+
+class TcpProxy:
+    """A loopback proxy to S3 that a test can cut (connections reset, new ones refused) and restore."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def restore(self) -> None:
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port, reuse_address=True)
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+
+@pytest.fixture
+async def proxy(local_s3: LocalS3) -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy(local_s3.port)
+    await proxy.restore()
+    yield proxy
+    await proxy.cut()
+
+
+async def test_s3_unavailable_for_a_while_is_retried_with_backoff_and_completes(
+    amqp_url: str, local_s3: LocalS3, run_id: str, tmp_path: Path, proxy: TcpProxy
+) -> None:
+    direct = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", tmp_path / "work")
+    via_proxy = direct.model_copy(update={"s3_endpoint_url": proxy.url})
+    async with processor_env(direct, start=False) as env, running(via_proxy):
+        await proxy.cut()
+        video_id = await submit(env.publisher, env.storage, tiny_h264(tmp_path / "v.mp4", 2))
+        # S3's client retries a little by itself; once the job has failed and come back, S3 returns
+        await eventually(lambda: len(env.outcomes.of_type(video_id, "video.processing.started.v1")) >= 2, timeout=40)
+        await proxy.restore()
+        outcome = await env.outcomes.wait_final(video_id, timeout=60)
+    assert outcome.event_type == "video.processed.v1"
+    attempts = [s.attempt for s in env.outcomes.of_type(video_id, "video.processing.started.v1")]
+    assert attempts[0] == 1
+    assert attempts[-1] >= 2
+
+
+async def test_s3_gone_for_good_parks_the_job_after_its_attempts_spaced_by_the_backoff(
+    amqp_url: str, local_s3: LocalS3, run_id: str, tmp_path: Path, proxy: TcpProxy
+) -> None:
+    spec = QueueSpec(
+        name=f"test.processor-jobs.{uuid.uuid4().hex[:6]}",
+        owner="tests",
+        binds=("video.uploaded.v1",),
+        max_attempts=4,
+        retry_delays_ms=(500, 1000, 2000),  # the production tiers (2 s, 10 s, 30 s), scaled down
+    )
+    direct = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", tmp_path / "work")
+    via_proxy = direct.model_copy(update={"s3_endpoint_url": proxy.url})
+    async with processor_env(direct, start=False) as env:
+        async with env.amqp.channel() as channel:
+            await declare_queue(channel, spec)
+        await proxy.cut()
+        async with running(via_proxy, queue=spec):
+            video_id = await submit(env.publisher, env.storage, tiny_h264(tmp_path / "v.mp4", 2))
+            await eventually(lambda: depth(env.amqp, spec.parking_queue), timeout=60, interval=0.2)
+            await asyncio.sleep(1)  # nothing more may happen once it is parked
+    started = env.outcomes.of_type(video_id, "video.processing.started.v1")
+    assert [s.attempt for s in started] == [1, 2, 3, 4]
+    gaps = [(b.started_at - a.started_at).total_seconds() for a, b in itertools.pairwise(started)]
+    assert [round(g, 1) >= d / 1000 for g, d in zip(gaps, spec.retry_delays_ms, strict=True)] == [True] * 3, gaps
+    assert env.outcomes.final(video_id) is None  # the dead-lettered job is video_svc's to mark failed
+
+
+async def test_a_job_over_its_time_limit_fails_with_timeout_and_leaves_nothing_behind(
+    amqp_url: str, local_s3: LocalS3, run_id: str, tmp_path: Path, heavy_video: Path
+) -> None:
+    work = tmp_path / "work"
+    settings = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", work, job_timeout_seconds=3)
+    async with processor_env(settings) as env:
+        video_id = await submit(env.publisher, env.storage, heavy_video, interval=0.1)
+        outcome = await env.outcomes.wait_final(video_id, timeout=60)
+        assert outcome.event_type == "video.failed.v1"
+        assert outcome.error.code == "timeout"
+        assert ffmpeg_pids_mentioning(str(work)) == []
+        assert list((work / JOBS_SUBDIR).iterdir()) == []
+        assert not await env.storage.exists(f"results/{video_id}.zip")
+
+
+def start_worker(env_vars: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "processor_svc"], env=env_vars, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+async def test_a_worker_killed_mid_ffmpeg_leaves_no_orphan_and_the_job_completes_once(
+    amqp_url: str, local_s3: LocalS3, run_id: str, tmp_path: Path, heavy_video: Path
+) -> None:
+    work = tmp_path / "work"
+    settings = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", work)
+    port = free_port()
+    env_vars = {
+        **os.environ,
+        "AMQP_URL": amqp_url,
+        "S3_ENDPOINT_URL": local_s3.endpoint_url,
+        "S3_BUCKET": settings.s3_bucket,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "HTTP_PORT": str(port),
+        "WORK_DIR": str(work),
+        "PROCESSOR_CONCURRENCY": "1",
+        "LOG_FORMAT": "json",
+    }
+    log = tmp_path / "worker.log"
+    async with processor_env(settings, start=False) as env:
+        first = start_worker(env_vars, log)
+        try:
+            wait_for_port("127.0.0.1", port)
+            video_id = await submit(env.publisher, env.storage, heavy_video, interval=0.1)
+            orphans = await eventually(lambda: ffmpeg_pids_mentioning(str(work)), timeout=60)
+            await asyncio.sleep(1)  # some frames are out
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            await eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in orphans), timeout=10)
+            assert list((work / JOBS_SUBDIR).iterdir()) != []  # the dead worker's directory is still there
+        finally:
+            first.kill()
+        second = start_worker(env_vars, log)
+        try:
+            outcome = await env.outcomes.wait_final(video_id, timeout=90)
+            await asyncio.sleep(1)  # a duplicate outcome would show up now
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(30)
+        stored = await env.storage.read(f"results/{video_id}.zip")
+    assert outcome.event_type == "video.processed.v1", log.read_text()[-3000:]
+    assert len(env.outcomes.of_type(video_id, "video.processed.v1")) == 1
+    assert len(env.outcomes.of_type(video_id, "video.processing.started.v1")) == 2
+    assert outcome.frame_count == 400
+    assert outcome.result.sha256 == hashlib.sha256(stored).hexdigest()
+    assert ffmpeg_pids_mentioning(str(work)) == []
+    assert list((work / JOBS_SUBDIR).iterdir()) == []
