@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ops.dev_env import DEFAULT_PORTS_BASE, Ports, load_settings
-from ops.devstack import DevConfig, DevStack
 
 if TYPE_CHECKING:
     from ops.cli import Subparsers
+    from ops.devstack import DevStack
 
 DESCRIPTION = """\
 Run the whole system on this machine: a local S3-compatible server (bucket created), a local SMTP sink
@@ -42,6 +42,9 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every other `framepipe` command would otherwise pay for the whole runtime at start-up.
+    from ops.devstack import DevConfig, DevStack
+
     if args.processors < 1:
         print("framepipe dev: --processors must be at least 1", file=sys.stderr)
         return 1

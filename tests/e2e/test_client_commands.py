@@ -1,0 +1,135 @@
+"""`framepipe client` as a person or a script uses it, run as a real command against the running system."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ops.client_api import (
+    EXIT_AUTH,
+    EXIT_CONFLICT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_UNAVAILABLE,
+    BaseUrls,
+)
+from ops.localinfra import free_port
+from tests.e2e.media import decoded_size, make_video
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+class Client:
+    """The command line with its own config directory (where the token is kept) and the stack's URLs."""
+
+    def __init__(self, urls: BaseUrls, config_home: Path) -> None:
+        ambient = ("FRAMEPIPE_URL", "FRAMEPIPE_TOKEN")
+        self.env = {k: v for k, v in os.environ.items() if k not in ambient}
+        self.env.update(
+            XDG_CONFIG_HOME=str(config_home),
+            FRAMEPIPE_AUTH_URL=urls.auth,
+            FRAMEPIPE_VIDEO_URL=urls.video,
+            FRAMEPIPE_NOTIFY_URL=urls.notify,
+        )
+        self.token_file = config_home / "framepipe" / "token.json"
+
+    def __call__(self, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ops.cli", "client", *args],
+            env=self.env, cwd=cwd, capture_output=True, text=True, timeout=100,
+        )  # fmt: skip
+
+
+@pytest.fixture
+def client(urls: BaseUrls, tmp_path: Path) -> Client:
+    return Client(urls, tmp_path / "config")
+
+
+@pytest.fixture
+def account(client: Client) -> tuple[str, str]:
+    email, password = f"cli-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery"
+    assert client("register", "--email", email, "--password", password).returncode == EXIT_OK
+    return email, password
+
+
+def test_the_client_registers_logs_in_uploads_watches_downloads_lists_and_deletes(
+    client: Client, tmp_path: Path
+) -> None:
+    email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
+    registered = client("register", "--email", email, "--password", "correct horse battery")
+    assert registered.returncode == EXIT_OK, registered.stderr
+    logged_in = client("login", "--email", email, "--password", "correct horse battery")
+    assert logged_in.returncode == EXIT_OK, logged_in.stderr
+    assert client.token_file.stat().st_mode & 0o777 == 0o600
+
+    video_file = make_video(tmp_path / "holiday.mp4", seconds=4)
+    uploaded = client("upload", str(video_file), "--interval", "2", "--format", "jpg")
+    assert uploaded.returncode == EXIT_OK, uploaded.stderr
+    assert "holiday.mp4" in uploaded.stderr
+    assert "100%" in uploaded.stderr
+    match = UUID.search(uploaded.stdout)
+    assert match, uploaded.stdout
+    video_id = match.group(0)
+
+    watched = client("status", video_id, "--watch")
+    assert watched.returncode == EXIT_OK, watched.stderr
+    assert "done" in watched.stdout
+    assert "2 frames" in watched.stdout
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    downloaded = client("download", video_id, "-o", str(downloads))
+    assert downloaded.returncode == EXIT_OK, downloaded.stderr
+    [archive] = list(downloads.iterdir())
+    with zipfile.ZipFile(archive) as frames:
+        jpgs = [name for name in frames.namelist() if name.endswith(".jpg")]
+        assert len(jpgs) == 2
+        assert decoded_size(frames.read(jpgs[0]), tmp_path) == "160x120"
+
+    listed = client("list")
+    assert listed.returncode == EXIT_OK
+    assert re.search(rf"{video_id}\s+done\s+100%\s+holiday\.mp4", listed.stdout), listed.stdout
+    assert client("notifications").returncode == EXIT_OK
+
+    assert client("delete", video_id).returncode == EXIT_OK
+    gone = client("status", video_id)
+    assert gone.returncode == EXIT_NOT_FOUND
+    assert "not found" in gone.stderr
+
+
+def test_the_client_explains_failures_with_exit_codes_a_script_can_branch_on(
+    client: Client, account: tuple[str, str], urls: BaseUrls, tmp_path: Path
+) -> None:
+    email, password = account
+    assert client("list").returncode == EXIT_AUTH  # not logged in yet
+
+    wrong = client("login", "--email", email, "--password", "not the password")
+    assert wrong.returncode == EXIT_AUTH
+    assert "wrong e-mail or password" in wrong.stderr
+    again = client("register", "--email", email, "--password", password)
+    assert again.returncode == EXIT_CONFLICT
+    assert "already registered" in again.stderr
+
+    assert client("login", "--email", email, "--password", password).returncode == EXIT_OK
+    assert client("status", str(uuid.uuid4())).returncode == EXIT_NOT_FOUND
+    text = tmp_path / "notes.mp4"
+    text.write_text("these are my notes, not a video\n" * 10)
+    rejected = client("upload", str(text))
+    assert rejected.returncode == EXIT_REJECTED
+    assert "not a supported video" in rejected.stderr
+
+    nobody = f"http://127.0.0.1:{free_port()}"
+    unreachable = client("list", "--video-url", nobody)
+    assert unreachable.returncode == EXIT_UNAVAILABLE
+    assert "cannot reach" in unreachable.stderr
