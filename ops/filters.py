@@ -79,14 +79,14 @@ class EventFilter:
     types: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
-    subject: str | None = None
+    subjects: tuple[str, ...] = ()
     correlation_id: str | None = None
     event_ids: tuple[str, ...] = ()
 
     def matches(self, facts: EventFacts) -> bool:
         if self.types and not any(fnmatch.fnmatchcase(facts.event_type, glob) for glob in self.types):
             return False
-        if self.subject is not None and facts.subject != self.subject:
+        if self.subjects and facts.subject not in self.subjects:
             return False
         if self.correlation_id is not None and facts.correlation_id != self.correlation_id:
             return False
@@ -110,7 +110,7 @@ class EventFilter:
             types=tuple(described.get("types", ())),
             since=_time(described.get("since")),
             until=_time(described.get("until")),
-            subject=described.get("subject"),
+            subjects=tuple(described.get("subjects", ())),
             correlation_id=described.get("correlation_id"),
             event_ids=tuple(described.get("event_ids", ())),
         )
@@ -124,7 +124,9 @@ def add_filter_arguments(parser: argparse.ArgumentParser, *, times: bool = True)
     if times:
         group.add_argument("--since", type=parse_moment, help="event time from (timestamp or duration like 2h)")
         group.add_argument("--until", type=parse_moment, help="event time up to (timestamp or duration)")
-    group.add_argument("--subject", help="aggregate id (video id or user id)")
+    group.add_argument(
+        "--subject", dest="subjects", action="append", default=[], metavar="ID", help="video or user id (repeatable)"
+    )
     group.add_argument("--correlation-id", help="every event of one user request")
     group.add_argument(
         "--event-id", dest="event_ids", action="append", default=[], metavar="ID", help="event id (repeatable)"
@@ -136,7 +138,7 @@ def filter_from_args(args: argparse.Namespace) -> EventFilter:
         types=tuple(args.types),
         since=getattr(args, "since", None),
         until=getattr(args, "until", None),
-        subject=args.subject,
+        subjects=tuple(args.subjects),
         correlation_id=args.correlation_id,
         event_ids=tuple(args.event_ids),
     )

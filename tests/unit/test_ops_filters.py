@@ -59,7 +59,7 @@ def test_type_globs_match_any_of_several() -> None:
 
 
 def test_subject_and_time_window_must_all_match() -> None:
-    window = EventFilter(subject="v1", since=NOW - timedelta(minutes=1), until=NOW)
+    window = EventFilter(subjects=("v1",), since=NOW - timedelta(minutes=1), until=NOW)
     assert window.matches(facts())
     assert not window.matches(facts(subject="v2"))
     assert not window.matches(facts(at=NOW + timedelta(seconds=1)))
@@ -67,7 +67,7 @@ def test_subject_and_time_window_must_all_match() -> None:
 
 
 def test_a_filter_survives_the_round_trip_through_a_state_file() -> None:
-    original = EventFilter(types=("auth.*",), since=NOW, subject="u1", event_ids=("a", "b"))
+    original = EventFilter(types=("auth.*",), since=NOW, subjects=("u1", "u2"), event_ids=("a", "b"))
     assert EventFilter.from_description(original.describe()) == original
 
 
