@@ -106,19 +106,30 @@ async def supervise(stack: DevStack, stop: asyncio.Event) -> int:
     return 0
 
 
+def _client_urls(stack: DevStack) -> list[str]:
+    """The client's defaults are the standard ports; on others it must be told where the services are."""
+    if stack.config.ports.base == DEFAULT_PORTS_BASE:
+        return []
+    return [
+        f"  export FRAMEPIPE_AUTH_URL={stack.url('auth')} FRAMEPIPE_VIDEO_URL={stack.url('video')} "
+        f"FRAMEPIPE_NOTIFY_URL={stack.url('notify')}"
+    ]
+
+
 def banner(stack: DevStack) -> str:
     mail = f"{stack.config.var / 'mail'}/ (one .eml per message)" if stack.mail_sink else stack.settings["SMTP_HOST"]
     lines = [
         "",
         "framepipe is running.",
-        f"  auth      {stack.url('auth')}",
-        f"  video     {stack.url('video')}",
-        f"  notify    {stack.url('notify')}",
-        *(f"  {p.name:<9} {stack.url(p.name)}/metrics" for p in stack.processors),
-        f"  S3        {stack.settings.get('S3_ENDPOINT_URL') or 'AWS'} (bucket {stack.settings['S3_BUCKET']})",
-        f"  mail      {mail}",
+        f"  auth         {stack.url('auth')}",
+        f"  video        {stack.url('video')}",
+        f"  notify       {stack.url('notify')}",
+        *(f"  {p.name:<12} {stack.url(p.name)}/metrics" for p in stack.processors),
+        f"  S3           {stack.settings.get('S3_ENDPOINT_URL') or 'AWS'} (bucket {stack.settings['S3_BUCKET']})",
+        f"  mail         {mail}",
         "",
         "Next, in another terminal:",
+        *_client_urls(stack),
         "  .venv/bin/framepipe client register --email you@example.com",
         "  .venv/bin/framepipe client login --email you@example.com",
         "  .venv/bin/framepipe client upload my-video.mp4",
