@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from contracts import ProcessingOptions
 from servicekit.http import validate
@@ -43,7 +44,7 @@ async def read_upload_form(request: web.Request, upload: Upload, max_files: int)
     """Stream every file into `upload`; returns the processing options."""
     try:
         return await _read_parts(request, upload, max_files)
-    except (ValueError, AssertionError, ConnectionError, web.HTTPBadRequest) as exc:
+    except (ValueError, AssertionError, ConnectionError, HttpProcessingError, web.HTTPBadRequest) as exc:
         # aiohttp reports broken framing, a body cut short and a lost client this way; domain errors are
         # not among these types.
         raise MalformedUpload(str(exc)) from exc
