@@ -1,0 +1,58 @@
+"""Decoding keyframes only is chosen only when it is exact: it must give byte-identical frames to the single
+pass that decodes everything (the bench shows the speed; here the equality)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from contracts.events import ImageFormat
+from processor_svc.extraction import extraction_argv
+from processor_svc.media import expected_frames
+from processor_svc.probing import keyframes_suffice, probe
+from processor_svc.runner import run_tool
+from tests.integration.test_processor_support import LAVFI, make_video
+
+
+def gop_video(path: Path, gop: int, *extra: str) -> Path:
+    return make_video(
+        path, *LAVFI, "testsrc2=size=160x120:rate=25", "-t", "12", "-c:v", "libx264", "-g", str(gop),
+        "-keyint_min", str(gop), "-sc_threshold", "0", *extra,
+    )  # fmt: skip
+
+
+async def extract(source: Path, out: Path, interval: Fraction, fmt: ImageFormat, keyframes_only: bool) -> list[bytes]:
+    info = await probe(source, out.parent)
+    out.mkdir()
+    argv = extraction_argv(
+        source, out, info=info, interval=interval, image_format=fmt,
+        frames=expected_frames(info, interval), threads=2, keyframes_only=keyframes_only,
+    )  # fmt: skip
+    completed = await run_tool(argv, out.parent / f"{out.name}.log")
+    assert completed.returncode == 0, completed.stderr_tail
+    return [p.read_bytes() for p in sorted(out.iterdir())]
+
+
+@pytest.mark.parametrize(("interval", "fmt"), [("2", ImageFormat.PNG), ("4", ImageFormat.JPG)])
+async def test_keyframes_only_gives_the_same_frames_as_decoding_everything(
+    tmp_path: Path, interval: str, fmt: ImageFormat
+) -> None:
+    source = gop_video(tmp_path / "gop2s.mp4", 50)
+    info = await probe(source, tmp_path)
+    step = Fraction(interval)
+    assert await keyframes_suffice(source, tmp_path, info, step, expected_frames(info, step))
+    sparse = await extract(source, tmp_path / "sparse", step, fmt, keyframes_only=True)
+    full = await extract(source, tmp_path / "full", step, fmt, keyframes_only=False)
+    assert len(full) == 12 // int(interval)
+    assert sparse == full
+
+
+async def test_keyframes_only_is_not_chosen_when_a_sample_falls_between_keyframes(tmp_path: Path) -> None:
+    aligned = gop_video(tmp_path / "gop2s.mp4", 50)
+    misaligned = gop_video(tmp_path / "gop37.mp4", 37)
+    for source, interval in ((aligned, "1"), (misaligned, "2")):
+        info = await probe(source, tmp_path)
+        step = Fraction(interval)
+        assert not await keyframes_suffice(source, tmp_path, info, step, expected_frames(info, step)), source.name
