@@ -49,6 +49,7 @@ class DevConfig:
     ports: Ports = field(default_factory=Ports)
     output: TextIO | None = field(default_factory=lambda: sys.stdout)
     ready_timeout: float = 120.0
+    save_mail: bool = True  # each message as a .eml under var/mail/, and a line on stdout
     stop_grace: float = 15.0
 
     @property
@@ -200,7 +201,7 @@ class DevStack:
     def _start_smtp(self) -> None:
         if not (self.config.local_smtp and smtp_is_local(self.settings)):
             return
-        self.mail_sink = MailSink(maildir=self.config.var / "mail")
+        self.mail_sink = MailSink(maildir=self.config.var / "mail" if self.config.save_mail else None)
         port = int(self.settings["SMTP_PORT"])
         self._smtp = LocalSMTP(self.mail_sink, host="127.0.0.1", port=port)
         try:
