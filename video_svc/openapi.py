@@ -53,6 +53,7 @@ _VIDEO = {
 _UPLOAD_BODY = {
     "type": "object",
     "required": ["file"],
+    "additionalProperties": False,
     "properties": {
         "interval_seconds": {"type": "number", "minimum": 0.1, "maximum": 3600, "default": 1},
         "image_format": {"type": "string", "enum": ["png", "jpg"], "default": "png"},
@@ -95,7 +96,13 @@ def _upload_operation(settings: Settings) -> dict[str, Any]:
             "202": _json(
                 "Accepted; processing is asynchronous.",
                 {"$ref": "#/components/schemas/VideoList"},
-                headers={"Location": {"description": "Set when one file was sent.", "schema": {"type": "string"}}},
+                headers={
+                    "Location": {"description": "Set when one file was sent.", "schema": {"type": "string"}},
+                    "Idempotent-Replayed": {
+                        "description": "`true` when this is the stored response of an earlier request with the key.",
+                        "schema": {"type": "string"},
+                    },
+                },
             ),
             "400": _problem("`no_file`, `empty_file` or `malformed_upload`."),
             "401": _problem("Missing or invalid token."),

@@ -224,7 +224,7 @@ async def test_another_users_video_is_never_visible_to_anyone_else(svc: VideoSer
         assert not {item["id"] for item in listed["items"]} & set(owned)
 
     # Hypothesis drives from a worker thread; the requests run on the test's loop, where the server lives.
-    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(intruder=st.uuids(), target=st.one_of(st.sampled_from(owned), st.uuids().map(str)))
     def property_holds(intruder: uuid.UUID, target: str) -> None:
         if intruder != owner:
