@@ -77,8 +77,10 @@ def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev
     )  # fmt: skip
     try:
         output = read_until(runner, "Ctrl-C stops everything.", timeout=100)
-        assert f"auth         http://127.0.0.1:{base + 1}" in output
-        assert f"  processor-1  http://127.0.0.1:{base + 4}/metrics" in output
+        text = "\n".join(output)
+        assert f"  auth         http://127.0.0.1:{base + 1}\n" in text
+        assert f"  processor-1  http://127.0.0.1:{base + 4}/metrics\n" in text
+        assert f"export FRAMEPIPE_AUTH_URL=http://127.0.0.1:{base + 1}" in text
         assert any(line.startswith("video       |") for line in output)
         for offset in range(1, 5):
             with urllib.request.urlopen(f"http://127.0.0.1:{base + offset}/readyz", timeout=5) as ready:
