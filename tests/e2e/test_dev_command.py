@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ops.dev_env import DEFAULTS
+from ops.dev_env import DEFAULTS, Ports
+from ops.devstack import DevConfig, DevStack, DevStackError
 from ops.localinfra import free_port
 from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vhost
 
@@ -101,3 +102,17 @@ def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev
     for offset in range(1, 5):
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", base + offset), timeout=1).close()
+
+
+async def test_a_service_that_cannot_start_is_named_with_its_last_lines_and_nothing_is_left_running(
+    dev_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = {**dev_env, "MAX_UPLOAD_BYTES": "not a number"}
+    stack = DevStack(DevConfig(settings=settings, root=ROOT, var_dir=tmp_path, ports=Ports(base=None), output=None))
+
+    with pytest.raises(DevStackError) as error:
+        await stack.start()
+
+    assert "video exited with code" in str(error.value)
+    assert "max_upload_bytes" in str(error.value).lower()
+    assert not any(process.running for process in stack.processes.values())
