@@ -79,16 +79,8 @@ async def login(accounts: Accounts, email: str, password: str, client_address: s
     (parallel guesses at one account cannot slip past the limit) and is forgotten if it succeeds; the client
     address is charged only for real failures, so people behind one NAT can log in at the same time."""
     account_key, address_key = f"account:{email}", f"address:{client_address}"
-    throttle = accounts.throttle
     async with accounts.pool.acquire() as conn:
-        async with conn.transaction():
-            await store.lock_key(conn, account_key)  # check-and-count is atomic per account
-            wait = await store.blocked_for(
-                conn, [account_key, address_key], throttle.max_failures, throttle.window_seconds
-            )
-            if wait > 0:
-                raise TooManyAttempts(max(1, math.ceil(wait)))
-            await store.record_failure(conn, account_key)
+        await _admit_attempt(conn, accounts.throttle, account_key, address_key)
         credentials = await store.credentials_by_email(conn, email)
     verdict = await accounts.passwords.verify(credentials.password_hash if credentials else None, password)
     if credentials is None or not verdict.valid:
@@ -103,6 +95,17 @@ async def login(accounts: Accounts, email: str, password: str, client_address: s
             log.info("password_rehashed", user_id=str(credentials.user.id))
     token = accounts.signer.sign(credentials.user.id, credentials.user.email)
     return IssuedToken(access_token=token, expires_in=accounts.signer.ttl_seconds)
+
+
+async def _admit_attempt(conn: asyncpg.Connection, throttle: LoginThrottle, account_key: str, address_key: str) -> None:
+    """Refuse the attempt if the account or the address is over the limit; otherwise count it against the
+    account. Check and count are atomic per account."""
+    async with conn.transaction():
+        await store.lock_key(conn, account_key)
+        wait = await store.blocked_for(conn, [account_key, address_key], throttle.max_failures, throttle.window_seconds)
+        if wait > 0:
+            raise TooManyAttempts(max(1, math.ceil(wait)))
+        await store.record_failure(conn, account_key)
 
 
 async def current_user(accounts: Accounts, user_id: uuid.UUID) -> User:
