@@ -17,7 +17,7 @@ import pytest
 from ops.client_api import BaseUrls
 from ops.dev_env import DEFAULTS, Ports, admin_database_url
 from ops.devstack import DevConfig, DevStack
-from ops.localinfra import free_port
+from ops.localinfra import MailSink, free_port
 from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vhost
 from tests.e2e.users import User, sign_up
 
@@ -68,6 +68,13 @@ async def _drop_database(database_url: str) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+def sink(stack: DevStack) -> MailSink:
+    """The mailbox every e-mail of the run lands in (the stack's local SMTP sink)."""
+    assert stack.mail_sink is not None
+    return stack.mail_sink
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from ops.client_api import BaseUrls
-from ops.devstack import DevStack
+from ops.localinfra import MailSink
 from tests.e2e.media import make_video
 from tests.e2e.users import User, mentions, sign_up
 from tests.support import eventually
@@ -22,10 +22,8 @@ UPLOADS_EACH = 10
 
 @pytest.mark.timeout(400)
 async def test_a_burst_of_a_hundred_uploads_from_ten_clients_is_all_done_with_no_loss_and_no_duplicate_email(
-    stack: DevStack, http: aiohttp.ClientSession, urls: BaseUrls, tmp_path: Path
+    sink: MailSink, http: aiohttp.ClientSession, urls: BaseUrls, tmp_path: Path
 ) -> None:
-    sink = stack.mail_sink
-    assert sink is not None
     clip = make_video(tmp_path / "tiny.mp4", seconds=1)
     users = await asyncio.gather(*(sign_up(http, urls, f"burst{i}") for i in range(CLIENTS)))
 

@@ -11,6 +11,7 @@ import aioboto3
 import pytest
 
 from ops.devstack import DevStack
+from ops.localinfra import MailSink
 from tests.e2e.media import frames_in_zip, make_video
 from tests.e2e.users import TERMINAL, User, mentions
 from tests.support import eventually
@@ -19,10 +20,8 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_a_processor_killed_mid_job_is_replaced_and_the_video_still_ends_done_with_one_zip_and_one_email(
-    stack: DevStack, alice: User, tmp_path: Path
+    stack: DevStack, sink: MailSink, alice: User, tmp_path: Path
 ) -> None:
-    sink = stack.mail_sink
-    assert sink is not None
     # Long enough (hundreds of frames) that the kill lands while ffmpeg is still working.
     video = await alice.upload(make_video(tmp_path / "long.mp4", seconds=60, size="320x240"), interval=0.1)
     await eventually(lambda: _status_is(alice, video["id"], "processing"), timeout=60, interval=0.05)
@@ -44,10 +43,8 @@ async def test_a_processor_killed_mid_job_is_replaced_and_the_video_still_ends_d
 
 
 async def test_every_broker_connection_closed_during_a_batch_of_uploads_still_brings_every_video_to_an_end(
-    stack: DevStack, alice: User, tmp_path: Path
+    stack: DevStack, sink: MailSink, alice: User, tmp_path: Path
 ) -> None:
-    sink = stack.mail_sink
-    assert sink is not None
     clip = make_video(tmp_path / "clip.mp4", seconds=1)
     vhost = stack.settings["AMQP_URL"].rsplit("/", 1)[-1]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ops.client_api import ApiError
-from ops.devstack import DevStack
+from ops.localinfra import MailSink
 from tests.e2e.media import decoded_size, frames_in_zip, make_video
 from tests.e2e.users import User, mentions
 from tests.support import eventually
@@ -18,10 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_three_videos_in_three_containers_all_become_zips_of_decodable_frames_and_one_email_each(
-    stack: DevStack, alice: User, tmp_path: Path
+    sink: MailSink, alice: User, tmp_path: Path
 ) -> None:
-    sink = stack.mail_sink
-    assert sink is not None
     paths = [make_video(tmp_path / f"clip.{ext}", seconds=3) for ext in ("mp4", "webm", "mkv")]
 
     uploaded = await asyncio.gather(*(alice.upload(path) for path in paths))
@@ -53,10 +51,8 @@ def _listed(user: User, count: int):  # type: ignore[no-untyped-def]
 
 
 async def test_a_corrupt_upload_ends_failed_with_its_code_and_one_failed_email(
-    stack: DevStack, alice: User, tmp_path: Path
+    sink: MailSink, alice: User, tmp_path: Path
 ) -> None:
-    sink = stack.mail_sink
-    assert sink is not None
     whole = make_video(tmp_path / "whole.mp4", seconds=3).read_bytes()
     corrupt = tmp_path / "corrupt.mp4"
     # The container's signature survives, so the upload is accepted; the media behind it is noise.
