@@ -1,5 +1,6 @@
-"""The whole system for the end-to-end tests: started once per test run exactly as `framepipe dev` starts it, on free
-ports, with a database, a RabbitMQ vhost, a bucket and a var directory of its own; services' output goes to
+"""The whole system for the end-to-end tests, started exactly as `framepipe dev` starts it: once for the e2e package
+and stopped as soon as its last test is done (the rest of the suite should not share the machine with it), on free
+ports, with a database, a RabbitMQ vhost, a bucket and a var directory of its own. Services' output goes to
 `<var>/services.log` (its path is printed when the stack starts; FRAMEPIPE_E2E_KEEP=1 keeps it)."""
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AMBIENT = ("S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL", "JWT_PRIVATE_KEY_FILE", "JWT_PUBLIC_KEYS_DIR", "WORK_DIR")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def stack() -> AsyncIterator[DevStack]:
     # Not under pytest's basetemp: other runs on this machine rotate it away while the stack still writes there.
     var = Path(tempfile.mkdtemp(prefix=f"framepipe-e2e-{RUN_ID}-"))
@@ -70,19 +71,19 @@ async def _drop_database(database_url: str) -> None:
         await admin.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sink(stack: DevStack) -> MailSink:
     """The mailbox every e-mail of the run lands in (the stack's local SMTP sink)."""
     assert stack.mail_sink is not None
     return stack.mail_sink
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def urls(stack: DevStack) -> BaseUrls:
     return BaseUrls(stack.url("auth"), stack.url("video"), stack.url("notify"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         yield session
