@@ -80,7 +80,8 @@ def _consumers(settings: Settings, outcome_queue: QueueSpec, directory_queue: Qu
             (directory_queue, directory_handlers()),
             (outcome_queue, outcome_handlers(outcome_queue, notifier)),
         ]
-        async for _ in consumers(SERVICE, bindings, prefetch=max(1, settings.db_pool_max // 2))(app):
+        async for _ in consumers(SERVICE, bindings, prefetch=settings.db_pool_max)(app):
             yield
+        await mailer.close()
 
     return ctx

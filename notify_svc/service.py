@@ -120,13 +120,12 @@ async def _deliver(
     last_attempt: bool,
 ) -> NotificationSentV1 | None:
     """Send the outcome's e-mail unless it was sent already; returns the event to publish after a send."""
-    if await store.notification_status(conn, outcome.event_id) == "sent":
+    known = await store.outcome_context(conn, outcome.event_id, outcome.user_id, outcome.video_id)
+    if known.status == "sent":
         log.info("notification_already_sent")
         return None
-    recipient = await store.find_recipient(conn, outcome.user_id)
-    letter = render(
-        recipient.name if recipient else None, await store.video_name(conn, outcome.video_id, outcome.user_id)
-    )
+    recipient = known.recipient
+    letter = render(recipient.name if recipient else None, known.filename)
     row = store.NewNotification(
         id=uuid.uuid4(),
         event_id=outcome.event_id,

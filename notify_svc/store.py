@@ -41,11 +41,6 @@ async def upsert_recipient(
     )
 
 
-async def find_recipient(conn: asyncpg.Connection, user_id: uuid.UUID) -> Recipient | None:
-    row = await conn.fetchrow("SELECT user_id, email, name FROM recipients WHERE user_id = $1", user_id)
-    return Recipient(row["user_id"], row["email"], row["name"]) if row else None
-
-
 async def upsert_video_name(
     conn: asyncpg.Connection, video_id: uuid.UUID, owner_id: uuid.UUID, filename: str, uploaded_at: datetime
 ) -> None:
@@ -59,16 +54,27 @@ async def upsert_video_name(
     )
 
 
-async def video_name(conn: asyncpg.Connection, video_id: uuid.UUID, owner_id: uuid.UUID) -> str | None:
-    name: str | None = await conn.fetchval(
-        "SELECT filename FROM videos WHERE video_id = $1 AND owner_id = $2", video_id, owner_id
+@dataclass(frozen=True)
+class OutcomeContext:
+    status: str | None
+    recipient: Recipient | None
+    filename: str | None
+
+
+async def outcome_context(
+    conn: asyncpg.Connection, event_id: uuid.UUID, user_id: uuid.UUID, video_id: uuid.UUID
+) -> OutcomeContext:
+    """What sending an outcome's e-mail needs to know, in one round trip."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT status FROM notifications WHERE event_id = $1) AS status, "
+        "(SELECT filename FROM videos WHERE video_id = $3 AND owner_id = $2) AS filename, "
+        "r.email, r.name FROM (SELECT 1) AS one LEFT JOIN recipients r ON r.user_id = $2",
+        event_id,
+        user_id,
+        video_id,
     )
-    return name
-
-
-async def notification_status(conn: asyncpg.Connection, event_id: uuid.UUID) -> str | None:
-    status: str | None = await conn.fetchval("SELECT status FROM notifications WHERE event_id = $1", event_id)
-    return status
+    recipient = Recipient(user_id, row["email"], row["name"]) if row["email"] is not None else None
+    return OutcomeContext(row["status"], recipient, row["filename"])
 
 
 async def record_sent(conn: asyncpg.Connection, n: NewNotification, sent_at: datetime) -> uuid.UUID:
