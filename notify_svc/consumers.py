@@ -17,7 +17,6 @@ from contracts.events import (
     UserRegisteredV1,
     VideoFailedV1,
     VideoProcessedV1,
-    VideoUploadedV1,
 )
 from contracts.topology import QueueSpec
 from notify_svc import service
@@ -34,9 +33,6 @@ UseCase = Callable[..., Awaitable[NotificationSentV1 | None]]
 
 
 def directory_handlers() -> dict[str, Handler]:
-    """`video.uploaded.v1` is handled when the broker delivers it to this queue (it gives e-mails the file
-    name); without that binding e-mails name the video by its short id."""
-
     async def on_user_registered(event: UserRegisteredV1, ctx: MessageContext) -> None:
         structlog.contextvars.bind_contextvars(user_id=str(event.user_id))
         try:
@@ -44,11 +40,7 @@ def directory_handlers() -> dict[str, Handler]:
         except NotificationRejected as exc:
             raise PermanentError(str(exc)) from None
 
-    async def on_video_uploaded(event: VideoUploadedV1, ctx: MessageContext) -> None:
-        structlog.contextvars.bind_contextvars(user_id=str(event.owner_id), video_id=str(event.video_id))
-        await service.remember_video_name(ctx.db, event)
-
-    return {UserRegisteredV1.event_type: on_user_registered, VideoUploadedV1.event_type: on_video_uploaded}
+    return {UserRegisteredV1.event_type: on_user_registered}
 
 
 def outcome_handlers(spec: QueueSpec, notifier: Notifier) -> dict[str, Handler]:

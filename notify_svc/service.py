@@ -31,7 +31,6 @@ from contracts.events import (
     UserRegisteredV1,
     VideoFailedV1,
     VideoProcessedV1,
-    VideoUploadedV1,
 )
 from notify_svc import store
 from notify_svc.emails import InvalidAddress, Letter, Sender, Templates, build_message, mailbox, message_id_for
@@ -68,18 +67,14 @@ async def register_recipient(conn: asyncpg.Connection, event: UserRegisteredV1) 
     await store.upsert_recipient(conn, event.user_id, address, event.name, event.registered_at)
 
 
-async def remember_video_name(conn: asyncpg.Connection, event: VideoUploadedV1) -> None:
-    await store.upsert_video_name(conn, event.video_id, event.owner_id, event.filename, event.uploaded_at)
-
-
 async def notify_processed(
     conn: asyncpg.Connection, notifier: Notifier, event: VideoProcessedV1, event_id: uuid.UUID, *, last_attempt: bool
 ) -> NotificationSentV1 | None:
-    def letter(name: str | None, filename: str | None) -> Letter:
+    def letter(name: str | None) -> Letter:
         return notifier.templates.processed(
             name=name,
             video_id=event.video_id,
-            filename=filename,
+            filename=event.filename,
             frame_count=event.frame_count,
             link=notifier.video_link(event.video_id),
         )
@@ -91,11 +86,11 @@ async def notify_processed(
 async def notify_failed(
     conn: asyncpg.Connection, notifier: Notifier, event: VideoFailedV1, event_id: uuid.UUID, *, last_attempt: bool
 ) -> NotificationSentV1 | None:
-    def letter(name: str | None, filename: str | None) -> Letter:
+    def letter(name: str | None) -> Letter:
         return notifier.templates.failed(
             name=name,
             video_id=event.video_id,
-            filename=filename,
+            filename=event.filename,
             code=event.error.code,
             link=notifier.video_link(event.video_id),
         )
@@ -116,16 +111,16 @@ async def _deliver(
     conn: asyncpg.Connection,
     notifier: Notifier,
     outcome: _Outcome,
-    render: Callable[[str | None, str | None], Letter],
+    render: Callable[[str | None], Letter],
     last_attempt: bool,
 ) -> NotificationSentV1 | None:
     """Send the outcome's e-mail unless it was sent already; returns the event to publish after a send."""
-    known = await store.outcome_context(conn, outcome.event_id, outcome.user_id, outcome.video_id)
+    known = await store.outcome_context(conn, outcome.event_id, outcome.user_id)
     if known.status == "sent":
         log.info("notification_already_sent")
         return None
     recipient = known.recipient
-    letter = render(recipient.name if recipient else None, known.filename)
+    letter = render(recipient.name if recipient else None)
     row = store.NewNotification(
         id=uuid.uuid4(),
         event_id=outcome.event_id,

@@ -41,40 +41,22 @@ async def upsert_recipient(
     )
 
 
-async def upsert_video_name(
-    conn: asyncpg.Connection, video_id: uuid.UUID, owner_id: uuid.UUID, filename: str, uploaded_at: datetime
-) -> None:
-    await conn.execute(
-        "INSERT INTO videos (video_id, owner_id, filename, uploaded_at) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (video_id) DO NOTHING",
-        video_id,
-        owner_id,
-        filename,
-        uploaded_at,
-    )
-
-
 @dataclass(frozen=True)
 class OutcomeContext:
     status: str | None
     recipient: Recipient | None
-    filename: str | None
 
 
-async def outcome_context(
-    conn: asyncpg.Connection, event_id: uuid.UUID, user_id: uuid.UUID, video_id: uuid.UUID
-) -> OutcomeContext:
+async def outcome_context(conn: asyncpg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> OutcomeContext:
     """What sending an outcome's e-mail needs to know, in one round trip."""
     row = await conn.fetchrow(
         "SELECT (SELECT status FROM notifications WHERE event_id = $1) AS status, "
-        "(SELECT filename FROM videos WHERE video_id = $3 AND owner_id = $2) AS filename, "
         "r.email, r.name FROM (SELECT 1) AS one LEFT JOIN recipients r ON r.user_id = $2",
         event_id,
         user_id,
-        video_id,
     )
     recipient = Recipient(user_id, row["email"], row["name"]) if row["email"] is not None else None
-    return OutcomeContext(row["status"], recipient, row["filename"])
+    return OutcomeContext(row["status"], recipient)
 
 
 async def record_sent(conn: asyncpg.Connection, n: NewNotification, sent_at: datetime) -> uuid.UUID:

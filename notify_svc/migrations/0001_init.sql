@@ -1,18 +1,11 @@
--- notify_svc's own data: the recipient directory (a projection of auth.user.registered.v1), the names of
--- videos (a projection of video.uploaded.v1, used when the broker delivers it) and the notification log.
+-- notify_svc's own data: the recipient directory (a projection of auth.user.registered.v1) and the
+-- notification log. The video's file name comes with each outcome event.
 CREATE TABLE recipients (
     user_id        uuid        PRIMARY KEY,
     email          text        NOT NULL,
     name           text,
     registered_at  timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE videos (
-    video_id     uuid        PRIMARY KEY,
-    owner_id     uuid        NOT NULL,
-    filename     text        NOT NULL,
-    uploaded_at  timestamptz NOT NULL
 );
 
 -- One row per outcome event: `event_id` is the idempotency key of the e-mail (its Message-ID is derived
