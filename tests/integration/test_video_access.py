@@ -8,7 +8,7 @@ import hashlib
 import io
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -18,35 +18,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts import ResultObject, VideoProcessedV1, new_envelope
-from ops.localinfra import LocalS3
 from servicekit.bus import Publisher
-from tests.conftest import JwtKeys
 from tests.integration.test_video_harness import (
-    TokenFor,
     VideoService,
+    clip_fixture,
     handled,
-    make_video,
-    running_video_service,
     uploaded_id,
-    video_settings,
+    video_service_fixture,
 )
 from tests.support import eventually
 
 T = TypeVar("T")
 
-
-@pytest.fixture(scope="module")
-async def svc(
-    database_url: str, amqp_url: str, local_s3: LocalS3, jwt_keys: JwtKeys, token_for: TokenFor
-) -> AsyncIterator[VideoService]:
-    settings = video_settings(database_url=database_url, amqp_url=amqp_url, local_s3=local_s3, jwt_keys=jwt_keys)
-    async with running_video_service(settings, token_for) as service:
-        yield service
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> bytes:
-    return make_video(tmp_path_factory.mktemp("media"), "clip.mp4")
+svc = video_service_fixture()
+clip = clip_fixture()
 
 
 def zip_of_frames() -> bytes:

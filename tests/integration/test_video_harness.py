@@ -15,6 +15,7 @@ from typing import Any
 import aioboto3
 import aiohttp
 import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ops.localinfra import LocalS3
@@ -168,3 +169,29 @@ async def uploaded_id(svc: VideoService, owner: uuid.UUID, data: bytes, name: st
     assert response.status == 202, await response.text()
     video_id: str = (await response.json())["items"][0]["id"]
     return video_id
+
+
+def video_service_fixture(**overrides: Any) -> Any:
+    """A module-scoped `svc` fixture: one running service per test module, with these settings overrides."""
+
+    @pytest.fixture(scope="module")
+    async def svc(
+        database_url: str, amqp_url: str, local_s3: LocalS3, jwt_keys: JwtKeys, token_for: TokenFor
+    ) -> AsyncIterator[VideoService]:
+        settings = video_settings(
+            database_url=database_url, amqp_url=amqp_url, local_s3=local_s3, jwt_keys=jwt_keys, **overrides
+        )
+        async with running_video_service(settings, token_for) as service:
+            yield service
+
+    return svc
+
+
+def clip_fixture() -> Any:
+    """A module-scoped `clip` fixture: the bytes of a one-second MP4."""
+
+    @pytest.fixture(scope="module")
+    def clip(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> bytes:
+        return make_video(tmp_path_factory.mktemp("media"), "clip.mp4")
+
+    return clip

@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-from ops.localinfra import LocalS3
-from tests.conftest import JwtKeys
-from tests.integration.test_video_harness import TokenFor, VideoService, running_video_service, video_settings
+from tests.integration.test_video_harness import VideoService, video_service_fixture
 
 EXAMPLES_PER_OPERATION = 25
 
 
-@pytest.fixture(scope="module")
-async def svc(
-    database_url: str, amqp_url: str, local_s3: LocalS3, jwt_keys: JwtKeys, token_for: TokenFor
-) -> AsyncIterator[VideoService]:
-    settings = video_settings(database_url=database_url, amqp_url=amqp_url, local_s3=local_s3, jwt_keys=jwt_keys)
-    async with running_video_service(settings, token_for) as service:
-        yield service
+svc = video_service_fixture()
 
 
 async def test_generated_requests_for_every_operation_never_get_a_server_error(svc: VideoService) -> None:

@@ -15,35 +15,17 @@ import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from contracts import decode
-from ops.localinfra import LocalS3
-from tests.conftest import JwtKeys
 from tests.integration.test_video_harness import (
-    TokenFor,
     VideoService,
     make_video,
-    running_video_service,
-    video_settings,
+    video_service_fixture,
 )
 from tests.support import eventually, temp_queue
 
 LIMIT = 9 * 1024 * 1024  # over S3's 8 MiB part size, so the limit is also met inside a multipart upload
 MAX_FILES = 3
 
-
-@pytest.fixture(scope="module")
-async def svc(
-    database_url: str, amqp_url: str, local_s3: LocalS3, jwt_keys: JwtKeys, token_for: TokenFor
-) -> AsyncIterator[VideoService]:
-    settings = video_settings(
-        database_url=database_url,
-        amqp_url=amqp_url,
-        local_s3=local_s3,
-        jwt_keys=jwt_keys,
-        max_upload_bytes=LIMIT,
-        max_files_per_upload=MAX_FILES,
-    )
-    async with running_video_service(settings, token_for) as service:
-        yield service
+svc = video_service_fixture(max_upload_bytes=LIMIT, max_files_per_upload=MAX_FILES)
 
 
 @pytest.fixture(scope="module")
@@ -350,3 +332,18 @@ async def test_a_malformed_idempotency_key_is_a_validation_error(svc: VideoServi
     response = await svc.upload(owner, ("a.mp4", clip), headers={"Idempotency-Key": "x" * 300})
     assert response.status == 422
     await assert_nothing_left(svc, owner)
+
+
+async def test_a_burst_of_concurrent_uploads_is_all_accepted(svc: VideoService, clip: bytes) -> None:
+    owners = [uuid.uuid4() for _ in range(10)]
+
+    async def upload_five(owner: uuid.UUID) -> list[int]:
+        statuses = []
+        for _ in range(5):
+            response = await svc.upload(owner, ("a.mp4", clip), headers={"Idempotency-Key": str(uuid.uuid4())})
+            statuses.append(response.status)
+        return statuses
+
+    results = await asyncio.gather(*(upload_five(owner) for owner in owners))
+    assert all(status == 202 for statuses in results for status in statuses), results
+    assert sum([await svc.rows(owner) for owner in owners]) == 50
