@@ -64,7 +64,7 @@ class RememberingVerifier(TokenVerifier):
             self._accepted[token] = claims
             if len(self._accepted) > self._max_entries:
                 self._accepted.popitem(last=False)
-        elif claims.expires_at < time.time() - LEEWAY_SECONDS:
+        elif claims.expires_at < int(time.time()) - LEEWAY_SECONDS:  # whole seconds, as python-jose counts
             del self._accepted[token]
             raise InvalidToken("token expired")
         else:
