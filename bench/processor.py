@@ -97,12 +97,16 @@ class Worker:
         """(seconds from publish to outcome, frame count, worker peak RSS in bytes) in a fresh worker process."""
         process = subprocess.Popen([sys.executable, "-m", "processor_svc"], env=self.env())
         try:
-            wait_for_port("127.0.0.1", self.port, timeout=30)
+            wait_for_port("127.0.0.1", self.port, timeout=120)
             seconds, frames = await self._submit(source, interval, image_format)
             return seconds, frames, _peak_rss(process.pid)
         finally:
             process.terminate()
-            process.wait(60)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     async def _submit(self, source: Path, interval: float, image_format: ImageFormat) -> tuple[float, int]:
         settings = StorageSettings(
