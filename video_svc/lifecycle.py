@@ -62,8 +62,7 @@ async def on_processed(conn: asyncpg.Connection, storage: Storage, event: VideoP
 
 
 def _is_orphan(state: asyncpg.Record, event: VideoProcessedV1, bucket: str) -> bool:
-    finished_without_it = state["deleted"] or state["status"] == "failed"
-    return bool(finished_without_it and event.result.bucket == bucket and event.result.key != state["result_key"])
+    return bool(state["deleted"] and event.result.bucket == bucket and event.result.key != state["result_key"])
 
 
 async def on_failed(conn: asyncpg.Connection, event: VideoFailedV1) -> None:
@@ -86,5 +85,6 @@ async def on_dead_job(event: VideoUploadedV1, ctx: MessageContext) -> None:
         error=error,
         attempts=PROCESSOR_VIDEO_UPLOADED.max_attempts,
         failed_at=failed["finished_at"],
+        filename=event.filename,
     )
     await outbox.enqueue(ctx.db, ctx.follow_up(outcome, SOURCE))

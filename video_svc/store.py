@@ -17,6 +17,9 @@ _COLUMNS = (
     "created_at, updated_at, finished_at"
 )
 _OPEN = "status IN ('uploaded', 'processing') AND deleted_at IS NULL"
+# A verified result also ends a failure: after an operator reprocesses or redrives a failed job, the ZIP exists
+# and the user should get it. Nothing ever leaves `done`.
+_RESULT_WELCOME = "status IN ('uploaded', 'processing', 'failed') AND deleted_at IS NULL"
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,8 @@ async def mark_done(conn: asyncpg.Connection, video_id: uuid.UUID, result: Resul
     outcome: str = await conn.execute(
         "UPDATE videos SET status = 'done', progress = 1, result_key = $2, result_size_bytes = $3, "
         "result_sha256 = $4, frame_count = $5, duration_seconds = $6, finished_at = $7, "
-        f"updated_at = clock_timestamp() WHERE id = $1 AND {_OPEN}",
+        "error_code = NULL, error_message = NULL, "
+        f"updated_at = clock_timestamp() WHERE id = $1 AND {_RESULT_WELCOME}",
         video_id,
         result.key,
         result.size_bytes,

@@ -144,15 +144,21 @@ async def test_progress_never_decreases_and_duplicates_change_nothing(story: Sto
     assert (await story.video())["status"] == "processing"
 
 
-async def test_a_failure_is_final_and_a_late_result_is_discarded(story: Story) -> None:
+async def test_a_late_progress_never_reopens_a_failure_but_a_verified_result_ends_it(story: Story) -> None:
     await story.publish(story.started(), story.failed(FailureCode.NO_VIDEO_STREAM))
-    late = await story.processed()
-    await story.publish(story.progress(0.9), late)
+    await story.publish(story.started(), story.progress(0.9))
     video = await story.video()
     assert video["status"] == "failed"
     assert video["progress"] == 0
     assert video["error"] == {"code": "no_video_stream", "message": "The file could not be read."}
-    assert await story.svc.keys(f"results/{story.video_id}") == []
+    result = await story.processed()  # an operator reprocessed the job after a fix
+    await story.publish(result)
+    video = await story.video()
+    assert video["status"] == "done"
+    assert video["error"] is None
+    assert await story.svc.keys(f"results/{story.video_id}") != []
+    await story.publish(story.failed(FailureCode.TIMEOUT))
+    assert (await story.video())["status"] == "done"
 
 
 async def test_a_result_for_a_deleted_video_is_discarded_with_its_object(story: Story) -> None:
