@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+import asyncpg
 import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -87,6 +88,15 @@ _HTTP_CODES = {
 }
 
 
+_UNAVAILABLE = (
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,
+    ConnectionError,
+)
+
+
 def _client_id(value: str | None) -> str | None:
     if value and len(value) <= 128 and set(value) <= _SAFE_ID_CHARS:
         return value
@@ -129,6 +139,13 @@ async def _render_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return problem_response(request, Problem(exc.status, code, exc.reason, headers=headers))
     except asyncio.CancelledError:
         raise
+    except _UNAVAILABLE as exc:
+        # A dependency is saturated or down (e.g. the database refuses connections): the client should retry.
+        log.warning("dependency_unavailable", path=request.path, error=f"{type(exc).__name__}: {exc}")
+        unavailable = Problem(
+            503, "service_unavailable", "Service temporarily unavailable.", headers={"Retry-After": "2"}
+        )
+        return problem_response(request, unavailable)
     except Exception:
         log.exception("unhandled_error", method=request.method, path=request.path)
         return problem_response(request, Problem(500, "internal_error", "Internal Server Error"))

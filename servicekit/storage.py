@@ -59,7 +59,9 @@ class Storage:
                             Bucket=self.bucket, Key=key, ContentType=content_type
                         )
                         upload_id = created["UploadId"]
-                    part, buffer = bytes(buffer[:PART_SIZE]), buffer[PART_SIZE:]
+                    with memoryview(buffer) as view:
+                        part = bytes(view[:PART_SIZE])
+                    del buffer[:PART_SIZE]  # in place: no second copy of the remainder
                     pending = await self._send_part(pending, key, upload_id, len(parts) + 1, part, parts)
             if upload_id is None:
                 await self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer), ContentType=content_type)

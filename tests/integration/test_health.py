@@ -32,10 +32,16 @@ async def probe_app(
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     settings = ProbeSettings(database_url=database_url, amqp_url=amqp_url)  # type: ignore[arg-type]
     app = base_app("probe")
+    app.router.add_get("/probe", query_database)
     app.cleanup_ctx.append(runtime.database(settings, tmp_path))
     app.cleanup_ctx.append(runtime.broker(settings, "probe"))
     async with TestClient(TestServer(app)) as client:
         yield client
+
+
+async def query_database(request: web.Request) -> web.Response:
+    async with request.app[runtime.POOL].acquire() as conn:
+        return web.json_response({"one": await conn.fetchval("SELECT 1")})
 
 
 async def ready_status(client: Client) -> int:
@@ -116,3 +122,26 @@ async def test_readiness_is_503_while_the_broker_is_unreachable_and_200_after_it
 
 async def _is(status: object, expected: int) -> bool:
     return await status == expected  # type: ignore[misc]
+
+
+async def test_a_request_that_needs_an_unreachable_database_gets_503_with_retry_after(
+    own_database: str, amqp_url: str, tmp_path: Path
+) -> None:
+    proxy = await TcpProxy("127.0.0.1", 5432).start()
+    try:
+        through_proxy = own_database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        async with probe_app(through_proxy, amqp_url, tmp_path) as client:
+            assert (await client.get("/probe")).status == 200
+            await proxy.cut()
+            response = await client.get("/probe")
+            assert response.status == 503
+            assert response.headers["Retry-After"] == "2"
+            assert (await response.json())["code"] == "service_unavailable"
+            await proxy.restore()
+            await eventually(lambda: _is(_probe_status(client), 200), timeout=10)
+    finally:
+        await proxy.cut()
+
+
+async def _probe_status(client: Client) -> int:
+    return (await client.get("/probe")).status
