@@ -110,6 +110,7 @@ async def process_video(
             ),
             processing_seconds=round(time.monotonic() - started, 3),
             finished_at=datetime.now(UTC),
+            filename=event.filename,
         )
     )
     log.info("video_processed", frames=result.frames, size_bytes=result.size_bytes)
@@ -127,6 +128,7 @@ async def _fail(
             error=ProcessingError(code=code, message=message),
             attempts=ctx.attempt,
             failed_at=datetime.now(UTC),
+            filename=event.filename,
         )
     )
     return Outcome(code.value)

@@ -37,6 +37,7 @@ ERROR_HEADER = "x-framepipe-error"
 FIRST_ERROR_HEADER = "x-framepipe-first-error"
 FAILED_QUEUE_HEADER = "x-framepipe-failed-queue"
 PARK_REASON_HEADER = "x-framepipe-park-reason"
+DELIVERY_COUNT = "x-delivery-count"
 REPLAY_ID_HEADER = "replay-id"
 REPLAY_MODE_HEADER = "replay-mode"
 
@@ -136,7 +137,11 @@ class Consumer:
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         structlog.contextvars.clear_contextvars()
-        attempt = _int_header(message.headers.get(ATTEMPT_HEADER)) + 1
+        # Handler starts so far: retries carry our attempt header; crashes and lost connections show up in
+        # the broker's delivery count (quorum queues) of the same message.
+        attempt = (
+            _int_header(message.headers.get(ATTEMPT_HEADER)) + _int_header(message.headers.get(DELIVERY_COUNT)) + 1
+        )
         try:
             envelope = decode(message.body)
         except MalformedEvent as exc:

@@ -250,3 +250,25 @@ async def test_consumers_and_publishers_recover_when_every_connection_is_closed(
     await eventually(lambda: set(handled) >= sent, timeout=30)
     await consumer.stop()
     assert set(handled) == sent
+
+
+async def test_a_redelivery_after_a_lost_consumer_counts_as_another_attempt(
+    amqp: AbstractRobustConnection, publisher: Publisher
+) -> None:
+    spec = test_queue_spec("attempts")
+    seen: list[int] = []
+
+    async def record(event: VideoDeletedV1, ctx: MessageContext) -> None:
+        seen.append(ctx.attempt)
+
+    async with amqp.channel() as channel:
+        await declare_queue(channel, spec)
+        await publisher.publish(deleted_event())
+        queue = await channel.get_queue(spec.name, ensure=False)
+        crashed = await eventually(lambda: queue.get(fail=False))
+        await crashed.nack(requeue=True)  # what the broker does when the consumer's connection dies
+    consumer = Consumer(amqp, spec, {"video.deleted.v1": record}, publisher, service="tests")
+    await consumer.start()
+    await eventually(lambda: seen)
+    await consumer.stop()
+    assert seen == [2]
