@@ -26,6 +26,8 @@ PUBLISHER = web.AppKey("publisher", Publisher)
 STORAGE = web.AppKey("storage", Storage)
 CONSUMERS = web.AppKey("consumers", list[Consumer])
 
+CLOSE_TIMEOUT = 5.0
+
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -41,7 +43,10 @@ def database(settings: DatabaseSettings, migrations_dir: Path) -> CleanupCtx:
         app[POOL] = pool
         add_readiness_check(app, "database", lambda: check_database(pool))
         yield
-        await pool.close()
+        try:
+            await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            pool.terminate()
 
     return ctx
 
@@ -58,8 +63,11 @@ def broker(settings: BaseServiceSettings, service: str) -> CleanupCtx:
         app[PUBLISHER] = publisher
         add_readiness_check(app, "broker", lambda: check_broker(connection))
         yield
-        await publisher.close()
-        await connection.close()
+        # Shutdown must finish even while the broker is unreachable (a robust connection would wait for it).
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(publisher.close(), CLOSE_TIMEOUT)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT)
 
     return ctx
 
