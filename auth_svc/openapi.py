@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PROBLEM = "application/problem+json"
+from servicekit.openapi import PROBLEM_SCHEMA, READINESS_SCHEMA, problem
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -19,18 +19,11 @@ def _json(schema: dict[str, Any], description: str, headers: dict[str, Any] | No
     return response
 
 
-def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
-    if headers:
-        response["headers"] = headers
-    return response
-
-
 _BODY_ERRORS = {
-    "400": _problem("`malformed_json`: the body is not valid JSON."),
-    "413": _problem("`request_too_large`: the body is over 1 MiB."),
-    "415": _problem("`unsupported_media_type`: the body is not `application/json`."),
-    "422": _problem("`validation_error`: a field is missing or invalid; `errors` names each field."),
+    "400": problem("`malformed_json`: the body is not valid JSON."),
+    "413": problem("`request_too_large`: the body is over 1 MiB."),
+    "415": problem("`unsupported_media_type`: the body is not `application/json`."),
+    "422": problem("`validation_error`: a field is missing or invalid; `errors` names each field."),
 }
 
 _CHALLENGE = {"WWW-Authenticate": {"description": "Bearer challenge.", "schema": {"type": "string"}}}
@@ -101,37 +94,8 @@ _SCHEMAS: dict[str, Any] = {
             }
         },
     },
-    "Problem": {
-        "type": "object",
-        "description": "RFC 9457 problem details; clients branch on `code`.",
-        "required": ["type", "title", "status", "code"],
-        "properties": {
-            "type": {"type": "string", "format": "uri"},
-            "title": {"type": "string"},
-            "status": {"type": "integer", "minimum": 400, "maximum": 599},
-            "code": {"type": "string"},
-            "detail": {"type": "string"},
-            "instance": {"type": "string"},
-            "request_id": {"type": ["string", "null"]},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["field", "message"],
-                    "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-                },
-            },
-            "retry_after": {"type": "integer", "minimum": 1},
-        },
-    },
-    "Readiness": {
-        "type": "object",
-        "required": ["status", "checks"],
-        "properties": {
-            "status": {"enum": ["ok", "unavailable"]},
-            "checks": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-    },
+    "Problem": PROBLEM_SCHEMA,
+    "Readiness": READINESS_SCHEMA,
 }
 
 _PATHS: dict[str, Any] = {
@@ -142,7 +106,7 @@ _PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("RegisterRequest")}}},
             "responses": {
                 "201": _json(_ref("User"), "The new user."),
-                "409": _problem("`email_taken`: an account with this e-mail (in any letter case) exists."),
+                "409": problem("`email_taken`: an account with this e-mail (in any letter case) exists."),
                 **_BODY_ERRORS,
             },
         }
@@ -154,10 +118,10 @@ _PATHS: dict[str, Any] = {
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LoginRequest")}}},
             "responses": {
                 "200": _json(_ref("Token"), "An access token."),
-                "401": _problem(
+                "401": problem(
                     "`invalid_credentials`: wrong password or unknown e-mail (indistinguishable).", _CHALLENGE
                 ),
-                "429": _problem(
+                "429": problem(
                     "`too_many_attempts`: too many failures for this account or client address.",
                     {
                         "Retry-After": {
@@ -178,7 +142,7 @@ _PATHS: dict[str, Any] = {
             "security": [{"bearer": []}],
             "responses": {
                 "200": _json(_ref("User"), "The current user."),
-                "401": _problem("`missing_token` or `invalid_token`.", _CHALLENGE),
+                "401": problem("`missing_token` or `invalid_token`.", _CHALLENGE),
             },
         }
     },

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_PROBLEM = {"$ref": "#/components/schemas/Problem"}
-
-
-def _problem_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM}}}
-
+from servicekit.openapi import PROBLEM_SCHEMA, problem
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -45,9 +40,9 @@ SPEC: dict[str, Any] = {
                         "description": "One page of notifications.",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NotificationPage"}}},
                     },
-                    "400": _problem_response("The cursor is not valid."),
-                    "401": _problem_response("Missing, invalid or expired access token."),
-                    "422": _problem_response("A query parameter is not valid."),
+                    "400": problem("The cursor is not valid."),
+                    "401": problem("Missing, invalid or expired access token."),
+                    "422": problem("A query parameter is not valid."),
                 },
             }
         }
@@ -77,19 +72,7 @@ SPEC: dict[str, Any] = {
                     "next_cursor": {"type": ["string", "null"]},
                 },
             },
-            "Problem": {
-                "type": "object",
-                "required": ["type", "title", "status", "code"],
-                "properties": {
-                    "type": {"type": "string"},
-                    "title": {"type": "string"},
-                    "status": {"type": "integer"},
-                    "code": {"type": "string"},
-                    "detail": {"type": "string"},
-                    "instance": {"type": "string"},
-                    "request_id": {"type": ["string", "null"]},
-                },
-            },
+            "Problem": PROBLEM_SCHEMA,
         },
     },
 }

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from servicekit.openapi import PROBLEM_SCHEMA, problem
 from video_svc.service import IDEMPOTENCY_KEY_MAX, STATUSES
 from video_svc.settings import Settings
 
-_PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
 _ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-
-
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM}}}
 
 
 def _json(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -104,14 +100,14 @@ def _upload_operation(settings: Settings) -> dict[str, Any]:
                     },
                 },
             ),
-            "400": _problem("`no_file`, `empty_file` or `malformed_upload`."),
-            "401": _problem("Missing or invalid token."),
-            "413": _problem(
+            "400": problem("`no_file`, `empty_file` or `malformed_upload`."),
+            "401": problem("Missing or invalid token."),
+            "413": problem(
                 f"`upload_too_large` (over {settings.max_upload_bytes} bytes per file) or `too_many_files` "
                 f"(over {settings.max_files_per_upload})."
             ),
-            "415": _problem("`unsupported_media`: not a supported video container."),
-            "422": _problem("`validation_error`: bad options, options after files, or a bad Idempotency-Key."),
+            "415": problem("`unsupported_media`: not a supported video container."),
+            "422": problem("`validation_error`: bad options, options after files, or a bad Idempotency-Key."),
         },
     }
 
@@ -145,8 +141,8 @@ def _list_operation() -> dict[str, Any]:
                     },
                 },
             ),
-            "401": _problem("Missing or invalid token."),
-            "422": _problem("Bad `limit`, `status` or `cursor`."),
+            "401": problem("Missing or invalid token."),
+            "422": problem("Bad `limit`, `status` or `cursor`."),
         },
     }
 
@@ -169,16 +165,16 @@ def _download_operation(settings: Settings) -> dict[str, Any]:
                 },
             ),
             "302": {"description": "Redirect to the ZIP.", "headers": {"Location": {"schema": {"type": "string"}}}},
-            "401": _problem("Missing or invalid token."),
-            "404": _problem("No such video."),
-            "409": _problem("`not_ready`: the video is not `done`; `video_status` says what it is."),
-            "422": _problem("Bad `redirect`."),
+            "401": problem("Missing or invalid token."),
+            "404": problem("No such video."),
+            "409": problem("`not_ready`: the video is not `done`; `video_status` says what it is."),
+            "422": problem("Bad `redirect`."),
         },
     }
 
 
 def openapi_spec(settings: Settings) -> dict[str, Any]:
-    unauthorized, missing = _problem("Missing or invalid token."), _problem("No such video.")
+    unauthorized, missing = problem("Missing or invalid token."), problem("No such video.")
     return {
         "openapi": "3.1.0",
         "info": {"title": "framepipe video_svc", "version": "1.0.0"},
@@ -219,19 +215,7 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                         "image_format": {"type": "string", "enum": ["png", "jpg"]},
                     },
                 },
-                "Problem": {
-                    "type": "object",
-                    "required": ["type", "title", "status", "code"],
-                    "properties": {
-                        "type": {"type": "string"},
-                        "title": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "code": {"type": "string"},
-                        "detail": {"type": "string"},
-                        "instance": {"type": "string"},
-                        "request_id": {"type": ["string", "null"]},
-                    },
-                },
+                "Problem": PROBLEM_SCHEMA,
             },
         },
     }
