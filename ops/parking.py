@@ -29,6 +29,7 @@ from servicekit.bus.consumer import (
     FIRST_ERROR_HEADER,
     PARK_REASON_HEADER,
 )
+from servicekit.bus.publisher import copy_message
 
 REDRIVE_ID_HEADER = "redrive-id"
 REDRIVE_COUNT_HEADER = "x-framepipe-redrives"
@@ -140,13 +141,4 @@ def redrive_copy(parked: ParkedMessage, redrive_id: str) -> aio_pika.Message:
     }
     headers[REDRIVE_ID_HEADER] = redrive_id
     headers[REDRIVE_COUNT_HEADER] = int(str(message.headers.get(REDRIVE_COUNT_HEADER, 0))) + 1
-    return aio_pika.Message(
-        message.body,
-        headers=headers,
-        content_type=message.content_type,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=message.message_id,
-        type=message.type,
-        correlation_id=message.correlation_id,
-        timestamp=message.timestamp,
-    )
+    return copy_message(message, headers)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
@@ -16,6 +17,7 @@ from contracts.topology import QueueSpec
 from servicekit.bus import Consumer, Handler, Publisher, check_broker, connect, declare_topology
 from servicekit.db import check_database, create_pool, migrate
 from servicekit.http import add_readiness_check
+from servicekit.logging import configure_logging
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import BaseServiceSettings, DatabaseSettings, StorageSettings
 from servicekit.storage import Storage, open_storage
@@ -27,6 +29,7 @@ STORAGE = web.AppKey("storage", Storage)
 CONSUMERS = web.AppKey("consumers", list[Consumer])
 
 CLOSE_TIMEOUT = 5.0
+S = TypeVar("S", bound=BaseServiceSettings)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
@@ -128,3 +131,10 @@ def storage(settings: StorageSettings) -> CleanupCtx:
             yield
 
     return ctx
+
+
+def serve(service: str, settings: S, create_app: Callable[[S], web.Application]) -> None:
+    """A service's `__main__`: configure logging once, build the app, serve until SIGTERM (graceful shutdown
+    runs every cleanup context)."""
+    configure_logging(settings.log_level, settings.log_format, service=service)
+    web.run_app(create_app(settings), host=settings.http_host, port=settings.http_port, access_log=None, print=None)

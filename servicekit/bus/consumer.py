@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aio_pika
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
@@ -27,7 +26,7 @@ from contracts.envelope import Envelope, MalformedEvent, decode, new_envelope
 from contracts.events import EventData
 from contracts.topology import DEAD_LETTER_EXCHANGE, QueueSpec
 from servicekit import inbox
-from servicekit.bus.publisher import Publisher
+from servicekit.bus.publisher import Publisher, copy_message
 from servicekit.metrics import HANDLER_LATENCY, MESSAGES_CONSUMED
 
 log = structlog.get_logger(__name__)
@@ -239,16 +238,7 @@ class Consumer:
     ) -> bool:
         """Copy the message elsewhere with confirms, then ack the original. If the copy fails the original is
         requeued, so the message is never lost (at worst it is handled again, and the inbox drops it)."""
-        copy = aio_pika.Message(
-            message.body,
-            headers=headers,
-            content_type=message.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message.message_id,
-            type=message.type,
-            correlation_id=message.correlation_id,
-            timestamp=message.timestamp,
-        )
+        copy = copy_message(message, headers)
         try:
             await self._publisher.send_to(exchange, routing_key, copy)
         except Exception as exc:

@@ -12,7 +12,13 @@ from typing import Any
 
 import aio_pika
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection, HeadersType
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractRobustConnection,
+    HeadersType,
+)
 from pamqp.commands import Basic
 
 from contracts.envelope import CONTENT_TYPE, Envelope, amqp_headers, encode
@@ -38,6 +44,20 @@ def build_message(body: bytes, event_id: str, event_type: str, headers: Mapping[
         correlation_id=str(headers.get("ce-correlationid", "")) or None,
         timestamp=datetime.now(UTC),
         headers=hdrs,
+    )
+
+
+def copy_message(message: AbstractIncomingMessage, headers: HeadersType) -> aio_pika.Message:
+    """A persistent copy of a received message with new headers (for retries, parking and redrives)."""
+    return aio_pika.Message(
+        message.body,
+        headers=headers,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        type=message.type,
+        correlation_id=message.correlation_id,
+        timestamp=message.timestamp,
     )
 
 
