@@ -28,7 +28,7 @@ async def test_a_burst_of_a_hundred_uploads_from_ten_clients_is_all_done_with_no
     users = await asyncio.gather(*(sign_up(http, urls, f"burst{i}") for i in range(CLIENTS)))
 
     async def upload_all(user: User) -> list[str]:
-        return [(await user.upload(clip, interval=1))["id"] for _ in range(UPLOADS_EACH)]
+        return [(await user.upload(clip, interval=1, as_name=f"tiny-{i}.mp4"))["id"] for i in range(UPLOADS_EACH)]
 
     accepted = await asyncio.gather(*(upload_all(user) for user in users))
     assert sum(len(ids) for ids in accepted) == CLIENTS * UPLOADS_EACH

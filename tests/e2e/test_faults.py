@@ -53,12 +53,12 @@ async def test_every_broker_connection_closed_during_a_batch_of_uploads_still_br
             await asyncio.sleep(0.4)
             await asyncio.to_thread(_close_all_connections, vhost)
 
-    async def upload_after(delay: float) -> dict[str, object]:
-        await asyncio.sleep(delay)
-        return await alice.upload(clip)
+    async def upload_after(index: int) -> dict[str, object]:
+        await asyncio.sleep(0.15 * index)
+        return await alice.upload(clip, as_name=f"clip-{index}.mp4")
 
     # Spread over about a second, so the connections drop while uploads and their jobs are still arriving.
-    uploads = [upload_after(0.15 * i) for i in range(8)]
+    uploads = [upload_after(i) for i in range(8)]
     *videos, _ = await asyncio.gather(*uploads, close_connections_twice())
 
     finished = await asyncio.gather(*(alice.finished(v["id"], timeout=110) for v in videos))
