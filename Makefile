@@ -42,7 +42,7 @@ schemas: install
 	$(BIN)/framepipe schemas export docs/events
 
 bench: install
-	$(BIN)/python bench/bus.py
+	for b in bus auth upload list processor notify replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
 
 # Offline validation of every deployment file (compose, Kubernetes, Terraform, workflows, Dockerfile).
 validate-deploy:
