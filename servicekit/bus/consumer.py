@@ -126,13 +126,14 @@ class Consumer:
                 await asyncio.wait_for(self._channel.close(), 5)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+        # aiormq cancels delivery callbacks when their channel closes. A consumer with an inbox must not be cut
+        # off half-way (an e-mail sent, its transaction rolled back, then sent again on redelivery): its
+        # handler runs in a task of our own and finishes, and the redelivery is dropped by the inbox. A
+        # consumer without one (a stateless job) is better stopped: its redelivery starts it again cleanly.
+        task = asyncio.create_task(self._process(message))
         self._in_flight.add(task)
-        try:
-            await self._process(message)
-        finally:
-            self._in_flight.discard(task)
+        task.add_done_callback(self._in_flight.discard)
+        await (asyncio.shield(task) if self._pool is not None else task)
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         structlog.contextvars.clear_contextvars()
