@@ -113,7 +113,10 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
     started = time.perf_counter()
-    response = await _render_errors(request, handler)
+    try:
+        response = await handler(request)
+    except Exception as exc:
+        response = _error_response(request, exc)
     response.headers[REQUEST_ID_HEADER] = request_id
     if request.path not in ("/healthz", "/readyz", "/metrics"):
         log.info(
@@ -126,29 +129,25 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     return response
 
 
-async def _render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except Problem as problem:
-        return problem_response(request, problem)
-    except web.HTTPException as exc:
+def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """Every error as problem+json; redirects raised as exceptions pass through."""
+    if isinstance(exc, Problem):
+        return problem_response(request, exc)
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         code = _HTTP_CODES.get(exc.status, "http_error")
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
         return problem_response(request, Problem(exc.status, code, exc.reason, headers=headers))
-    except asyncio.CancelledError:
-        raise
-    except _UNAVAILABLE as exc:
+    if isinstance(exc, _UNAVAILABLE):
         # A dependency is saturated or down (e.g. the database refuses connections): the client should retry.
         log.warning("dependency_unavailable", path=request.path, error=f"{type(exc).__name__}: {exc}")
         unavailable = Problem(
             503, "service_unavailable", "Service temporarily unavailable.", headers={"Retry-After": "2"}
         )
         return problem_response(request, unavailable)
-    except Exception:
-        log.exception("unhandled_error", method=request.method, path=request.path)
-        return problem_response(request, Problem(500, "internal_error", "Internal Server Error"))
+    log.error("unhandled_error", method=request.method, path=request.path, exc_info=exc)
+    return problem_response(request, Problem(500, "internal_error", "Internal Server Error"))
 
 
 def correlation_id(request: web.Request) -> str:

@@ -43,9 +43,18 @@ def http_metrics_middleware(service: str) -> Callable[[web.Request, Handler], Aw
         finally:
             resource = request.match_info.route.resource
             route = resource.canonical if resource is not None else "unmatched"
-            HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
-            HTTP_LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
+            key = (request.method, route, status)
+            children = cache.get(key)
+            if children is None:
+                # labels() locks and hashes on every call; the set of routes is small, so resolve each once.
+                children = cache[key] = (
+                    HTTP_REQUESTS.labels(service, request.method, route, str(status)),
+                    HTTP_LATENCY.labels(service, request.method, route),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
 
+    cache: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
     return middleware
 
 
