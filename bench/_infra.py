@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import aiohttp
 import asyncpg
 
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.asynccontextmanager
@@ -55,3 +59,25 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+@contextlib.asynccontextmanager
+async def served(argv: list[str], env: dict[str, str], ready_url: str) -> AsyncIterator[int]:
+    """A server process, as deployed; yields its pid once `ready_url` answers 200, terminates it afterwards."""
+    proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(ready_url) as response:
+                        if response.status == 200:
+                            break
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{argv} exited with {proc.returncode}")
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"{argv} never became ready")
+        yield proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +30,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._infra import percentile, scratch_database, scratch_vhost
+from bench._infra import percentile, scratch_database, scratch_vhost, served
 from servicekit.db import create_pool
 from servicekit.tokens import generate_keypair
 
@@ -140,27 +137,6 @@ async def healthz_latencies(session: aiohttp.ClientSession, base: str, until: as
 # --- processes --------------------------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def process(argv: list[str], env: dict[str, str], ready_url: str) -> AsyncIterator[None]:
-    proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL)
-    try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(ready_url) as response:
-                        if response.status == 200:
-                            break
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{argv} exited with {proc.returncode}")
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError(f"{argv} never became ready")
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as keys, scratch_vhost() as amqp_url:
         generate_keypair(Path(keys) / "private.pem", Path(keys) / "public", "bench-1")
@@ -181,7 +157,7 @@ async def run(args: argparse.Namespace) -> None:
                 "LOGIN_MAX_FAILURES": "1000000",
             }
             auth = f"http://127.0.0.1:{auth_port}"
-            async with process([sys.executable, "-m", "auth_svc"], env, f"{auth}/readyz"):
+            async with served([sys.executable, "-m", "auth_svc"], env, f"{auth}/readyz"):
                 user_id, token = await register_and_login(auth, "bench@example.com")
                 await me_throughput(args, dsn, auth_port, user_id, token)
                 await healthz_under_logins(args, auth, "bench@example.com")
@@ -200,7 +176,7 @@ async def me_throughput(args: argparse.Namespace, dsn: str, auth_port: int, user
     bare_port = free_port()
     argv = [sys.executable, __file__, "--serve-bare", str(bare_port), "--dsn", dsn, "--user-id", user_id]
     auth_rates, bare_rates = [], []
-    async with process(argv, {}, f"http://127.0.0.1:{bare_port}/me"):
+    async with served(argv, {}, f"http://127.0.0.1:{bare_port}/me"):
         for _ in range(args.rounds):  # alternated, so drift in the machine's load hits both alike
             bare_rates.append(await throughput(bare_port, "/me", {}, args.connections, args.seconds))
             auth_rates.append(

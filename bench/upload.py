@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from boto3.s3.transfer import TransferConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._infra import scratch_database, scratch_vhost
+from bench._infra import scratch_database, scratch_vhost, served
 from ops.localinfra import LocalS3, free_port
 from servicekit.tokens import TokenSigner, generate_keypair
 
@@ -143,32 +142,9 @@ async def video_service(s3_url: str) -> AsyncIterator[Service]:
                 "LOG_FORMAT": "json",
             }
             base = f"http://127.0.0.1:{port}"
-            async with service_process(env, f"{base}/readyz") as pid:
+            async with served([sys.executable, "-m", "video_svc"], env, f"{base}/readyz") as pid:
                 owner = uuid.uuid4()
                 yield Service(base, pid, dsn, owner, signer.sign(owner, "bench@example.com"))
-
-
-@contextlib.asynccontextmanager
-async def service_process(env: dict[str, str], ready_url: str) -> AsyncIterator[int]:
-    """`python -m video_svc` as deployed; yields its pid once it is ready."""
-    argv = [sys.executable, "-m", "video_svc"]
-    proc = subprocess.Popen(argv, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL)
-    try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(ready_url) as response:
-                        if response.status == 200:
-                            break
-                if proc.poll() is not None:
-                    raise RuntimeError(f"video_svc exited with {proc.returncode}")
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("video_svc never became ready")
-        yield proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 async def create_bucket(s3_url: str) -> None:
