@@ -5,6 +5,7 @@ sending anything twice, and a consumer's inbox tells redeliver from reprocess.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from contracts import UserRegisteredV1, VideoUploadedV1, new_envelope
 from contracts.envelope import Envelope
 from contracts.events import EventData, ObjectRef, ProcessingOptions
 from contracts.topology import NOTIFY_USER_DIRECTORY, PROCESSOR_VIDEO_UPLOADED, QUEUES
+from ops.archive import archive_end, read_archive
 from ops.replay import UsageError
 from servicekit.bus import Consumer, MessageContext, Publisher
 from tests.integration.conftest import SchemaPool
@@ -55,6 +57,16 @@ async def publish_batch(publisher: Publisher, make: object, count: int) -> tuple
     for envelope in batch:
         await publisher.publish(envelope)
     return correlation, batch
+
+
+async def archive_ends_with(amqp: AbstractRobustConnection, event_id: str) -> bool:
+    end = await archive_end(amqp)
+    if end is None:
+        return False
+    async with contextlib.aclosing(read_archive(amqp, end.offset, idle_timeout=0.5, first_timeout=5)) as events:
+        async for event in events:
+            return event.facts.event_id == event_id
+    return False
 
 
 async def empty_every_queue(amqp: AbstractRobustConnection) -> None:
@@ -185,7 +197,8 @@ async def test_an_interrupted_replay_resumed_sends_no_event_twice(
 ) -> None:
     count = 80
     correlation, batch = await publish_batch(publisher, registered, count)
-    await asyncio.sleep(0.3)
+    # The replay plans up to the archive's end as it finds it: start only once the whole batch is there.
+    await eventually(lambda: archive_ends_with(amqp, str(batch[-1].id)), timeout=30)
     await empty_every_queue(amqp)
     common = ["--state-dir", str(tmp_path), "--audit-log", str(tmp_path / "audit.jsonl"), "--amqp-url", amqp_url]
     job = subprocess.Popen(
