@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 import aiosmtplib
 from prometheus_client import Histogram
@@ -51,7 +50,7 @@ class Mailer:
         self._idle_seconds = idle_seconds
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
-    async def send(self, message: EmailMessage, *, sender: str, recipient: str) -> None:
+    async def send(self, message: bytes, *, sender: str, recipient: str) -> None:
         """Hand the message over for exactly this recipient (the envelope never comes from the headers)."""
         started = time.perf_counter()
         outcome = "sent"
@@ -70,17 +69,17 @@ class Mailer:
         while self._idle:
             await _quietly_close(self._idle.pop()[0])
 
-    async def _send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+    async def _send(self, message: bytes, sender: str, recipient: str) -> None:
         try:
             client, reused = await self._checkout()
             try:
-                await client.send_message(message, sender=sender, recipients=[recipient])
+                await client.sendmail(sender, [recipient], message)
             except aiosmtplib.SMTPServerDisconnected:
                 await _quietly_close(client)
                 if not reused:
                     raise
                 client = await self._connect()  # the kept connection had gone stale: once more, fresh
-                await client.send_message(message, sender=sender, recipients=[recipient])
+                await client.sendmail(sender, [recipient], message)
             except BaseException:
                 await _quietly_close(client)
                 raise

@@ -100,13 +100,40 @@ def test_a_built_message_keeps_injected_headers_inside_their_values() -> None:
         message_id=message_id_for(VIDEO),
         date=datetime(2026, 3, 14, tzinfo=UTC),
     )
-    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    parsed = email.message_from_bytes(message, policy=email.policy.default)
     assert parsed["Bcc"] is None
     assert parsed["Cc"] is None
     assert [a.addr_spec for a in parsed["To"].addresses] == ["ana@example.com"]
     assert parsed["Message-ID"] == f"<{VIDEO}@framepipe>"
     assert parsed["From"].addresses[0].display_name == "framepipe"
     assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_a_built_message_is_7_bit_with_crlf_lines_and_carries_non_ascii_text_intact() -> None:
+    letter = Templates("pt").processed(
+        name="João Ünïcode", video_id=VIDEO, filename="férias em família " * 8 + ".mp4", frame_count=7, link=LINK
+    )
+    message = build_message(
+        letter,
+        sender=Sender.parse("Vídeos framepipe <no-reply@framepipe.local>"),
+        recipient="joao@example.com",
+        recipient_name='João, "Ünïcode" <x@evil.example>',
+        message_id=message_id_for(VIDEO),
+        date=datetime(2026, 3, 14, tzinfo=UTC),
+    )
+    assert message.isascii()
+    lines = message.split(b"\r\n")
+    assert all(b"\n" not in line and len(line) <= 998 for line in lines)
+    parsed = email.message_from_bytes(message, policy=email.policy.default)
+    assert parsed["Subject"] == letter.subject
+    assert [(a.display_name, a.addr_spec) for a in parsed["To"].addresses] == [
+        ('João, "Ünïcode" <x@evil.example>', "joao@example.com")
+    ]
+    assert parsed["From"].addresses[0].display_name == "Vídeos framepipe"
+    text, html = (part.get_content() for part in parsed.iter_parts())
+    assert text == letter.text
+    assert html == letter.html
+    assert parsed["MIME-Version"] == "1.0"
 
 
 def test_a_cursor_round_trips_and_a_forged_one_is_refused() -> None:
