@@ -55,6 +55,22 @@ def rss_mib(pid: int | None = None) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time a process has used so far, from /proc (to tell CPU-bound from waiting)."""
+    with open(f"/proc/{pid or os.getpid()}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by every process on the machine so far (all cores, /proc/stat), to compare the total
+    cost of two ways of doing the same work."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))

@@ -2,11 +2,12 @@
 straight to the same SMTP server.
 
 One run measures, against one aiosmtpd server in its own process:
-- baseline: the N messages notify would send (same templates, same sizes), sent with `aiosmtplib.send` at
-  the same concurrency as notify's outcome consumer;
-- notify_svc: N outcome events (`video.processed.v1`) published to RabbitMQ and consumed by the real app
-  (`create_app`): inbox, recipient lookup, SMTP, notification log, outbox, notification.sent.v1;
-and prints the throughput ratio (goal: >= 0.5) and the process RSS before and after each round (flat).
+- baseline: the N messages notify would send (same templates, same sizes, built before the clock starts),
+  sent with `aiosmtplib.send` at the same concurrency as notify's outcome consumer;
+- notify_svc, running as deployed (`python -m notify_svc`, its own process): N outcome events
+  (`video.processed.v1`) published to RabbitMQ and consumed: inbox, recipient lookup, rendering, SMTP,
+  notification log, outbox, notification.sent.v1 — timed from the first publish to the last e-mail received;
+and prints the throughput ratio (goal: >= 0.5) and notify's RSS before and after each round (flat).
 
     .venv/bin/python bench/notify.py [--events 1000] [--rounds 2]
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,58 +25,53 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import aiosmtplib
 import asyncpg
-from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._infra import cpu_seconds, machine_busy_seconds, rss_mib, scratch_database, scratch_vhost, served
 from contracts import new_envelope
 from contracts.events import ResultObject, UserRegisteredV1, VideoProcessedV1
 from contracts.topology import NOTIFY_VIDEO_OUTCOMES
-from notify_svc.app import create_app
 from notify_svc.emails import Sender, Templates, build_message, message_id_for
 from notify_svc.settings import Settings
 from ops.localinfra import free_port, wait_for_port
 from servicekit.bus import Publisher, connect, declare_topology
 from servicekit.logging import configure_logging
-from servicekit.runtime import POOL
 from servicekit.tokens import generate_keypair
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-AMQP_BASE = "amqp://guest:guest@127.0.0.1:5672"
 USERS = 50
+MAIL_FROM = Settings.model_fields["mail_from"].default
+QUEUE = NOTIFY_VIDEO_OUTCOMES.name
 
 
-def latencies() -> str:
+async def latencies(metrics_url: str) -> str:
     """Mean SMTP time and mean handler time per outcome message, from the service's own histograms."""
-    from prometheus_client import REGISTRY
+    async with aiohttp.ClientSession() as session, session.get(metrics_url) as response:
+        text = await response.text()
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    wanted = {"notify_smtp_send_seconds": ("outcome", "sent"), "bus_handler_duration_seconds": ("queue", QUEUE)}
+    for family in text_string_to_metric_families(text):
+        label = wanted.get(family.name)
+        for sample in family.samples:
+            if label is None or sample.labels.get(label[0]) != label[1]:
+                continue
+            if sample.name.endswith("_sum"):
+                sums[family.name] = sums.get(family.name, 0.0) + sample.value
+            elif sample.name.endswith("_count"):
+                counts[family.name] = counts.get(family.name, 0.0) + sample.value
 
-    def mean(metric: str, **labels: str) -> float:
-        total = sum(
-            s.value
-            for m in REGISTRY.collect()
-            for s in m.samples
-            if s.name == f"{metric}_sum" and all(s.labels.get(k) == v for k, v in labels.items())
-        )
-        count = sum(
-            s.value
-            for m in REGISTRY.collect()
-            for s in m.samples
-            if s.name == f"{metric}_count" and all(s.labels.get(k) == v for k, v in labels.items())
-        )
-        return 1000 * total / count if count else 0.0
+    def mean(name: str) -> float:
+        return 1000 * sums.get(name, 0.0) / counts[name] if counts.get(name) else 0.0
 
-    smtp = mean("notify_smtp_send_seconds", outcome="sent")
-    handler = mean("bus_handler_duration_seconds", queue=NOTIFY_VIDEO_OUTCOMES.name)
-    return f"mean per outcome in notify: SMTP {smtp:.1f} ms, whole handler {handler:.1f} ms"
-
-
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return (
+        f"mean per outcome in notify: SMTP {mean('notify_smtp_send_seconds'):.1f} ms, "
+        f"whole handler {mean('bus_handler_duration_seconds'):.1f} ms"
+    )
 
 
 def run_sink(port: int, counter: Any) -> None:
@@ -113,7 +108,7 @@ def processed(owner_id: uuid.UUID) -> VideoProcessedV1:
 
 
 async def baseline(port: int, counter: Any, n: int, concurrency: int, users: dict[uuid.UUID, str]) -> float:
-    templates, sender = Templates("en"), Sender.parse("framepipe <no-reply@framepipe.local>")
+    templates, sender = Templates("en"), Sender.parse(MAIL_FROM)
     owners = list(users)
     messages = []
     for i in range(n):
@@ -156,9 +151,7 @@ async def baseline(port: int, counter: Any, n: int, concurrency: int, users: dic
     return elapsed
 
 
-async def notify_round(
-    publisher: Publisher, app: web.Application, counter: Any, n: int, owners: list[uuid.UUID]
-) -> float:
+async def notify_round(publisher: Publisher, dsn: str, counter: Any, n: int, owners: list[uuid.UUID]) -> float:
     start_count = counter.value
     events = [new_envelope(processed(owners[i % len(owners)]), source="framepipe/bench") for i in range(n)]
     started = time.perf_counter()
@@ -168,61 +161,59 @@ async def notify_round(
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
     sent = 0
-    for _ in range(200):  # the last commits land just after the SMTP server accepted their messages
-        async with app[POOL].acquire() as conn:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for _ in range(200):  # the last commits land just after the SMTP server accepted their messages
             sent = await conn.fetchval(
-                "SELECT count(*) FROM notifications WHERE status = 'sent' AND event_id = ANY($1::uuid[])",
+                "SELECT count(*) FROM notify.notifications WHERE status = 'sent' AND event_id = ANY($1::uuid[])",
                 [e.id for e in events],
             )
-        if sent == n:
-            break
-        await asyncio.sleep(0.05)
+            if sent == n:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
     await asyncio.sleep(0.5)
     assert counter.value - start_count == n, "a duplicate e-mail was sent"
     assert sent == n, f"{sent} of {n} notifications logged as sent"
     return elapsed
 
 
-async def main(n: int, rounds: int) -> None:
-    tag = uuid.uuid4().hex[:8]
-    database, vhost = f"fp_bench_{tag}", f"fp_bench_{tag}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    await admin.close()
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True)
+async def main(n: int, rounds: int, concurrency: int) -> None:
     port = free_port()
-    counter = multiprocessing.get_context("spawn").Value("l", 0)
-    sink = multiprocessing.get_context("spawn").Process(target=run_sink, args=(port, counter), daemon=True)
+    spawn = multiprocessing.get_context("spawn")
+    counter = spawn.Value("l", 0)
+    sink = spawn.Process(target=run_sink, args=(port, counter), daemon=True)
     sink.start()
     wait_for_port("127.0.0.1", port)
     try:
-        await measure(n, rounds, port, counter, f"{PG_ADMIN.rsplit('/', 1)[0]}/{database}", f"{AMQP_BASE}/{vhost}")
+        with tempfile.TemporaryDirectory() as keys, scratch_vhost() as amqp_url:
+            generate_keypair(Path(keys) / "private.pem", Path(keys) / "public", "bench")
+            async with scratch_database() as dsn:
+                http_port = free_port()
+                env = {
+                    "DATABASE_URL": dsn,
+                    "AMQP_URL": amqp_url,
+                    "HTTP_HOST": "127.0.0.1",
+                    "HTTP_PORT": str(http_port),
+                    "SMTP_HOST": "127.0.0.1",
+                    "SMTP_PORT": str(port),
+                    "JWT_PUBLIC_KEYS_DIR": f"{keys}/public",
+                    "DB_POOL_MAX": str(concurrency),  # the outcome consumer's prefetch
+                    "LOG_LEVEL": "warning",
+                    "LOG_FORMAT": "json",
+                }
+                base = f"http://127.0.0.1:{http_port}"
+                async with served([sys.executable, "-m", "notify_svc"], env, f"{base}/readyz") as pid:
+                    await measure(n, rounds, concurrency, port, counter, dsn, amqp_url, pid, f"{base}/metrics")
     finally:
         sink.terminate()
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
-        admin = await asyncpg.connect(PG_ADMIN)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
-async def measure(n: int, rounds: int, port: int, counter: Any, database_url: str, amqp_url: str) -> None:
-    keys = Path(tempfile.mkdtemp(prefix="fp-bench-keys-"))
-    generate_keypair(keys / "private.pem", keys / "public", "bench")
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,  # type: ignore[arg-type]
-        amqp_url=amqp_url,  # type: ignore[arg-type]
-        smtp_port=port,
-        jwt_public_keys_dir=keys / "public",
-        log_level="warning",
-        http_port=free_port(),
-    )
-    concurrency = settings.db_pool_max  # notify's outcome consumer prefetch
+async def measure(
+    n: int, rounds: int, concurrency: int, port: int, counter: Any, dsn: str, amqp_url: str, pid: int, metrics_url: str
+) -> None:
     users = {uuid.uuid4(): f"bench-{i}@example.com" for i in range(USERS)}
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
     connection = await connect(amqp_url, "bench")
     await declare_topology(connection)
     publisher = Publisher(connection, "bench")
@@ -237,34 +228,43 @@ async def measure(n: int, rounds: int, port: int, counter: Any, database_url: st
                     source="framepipe/bench",
                 )
             )
-        await notify_round(publisher, app, counter, 100, list(users))  # warm-up: pools, channels, caches
+        await notify_round(publisher, dsn, counter, 100, list(users))  # warm-up: pools, channels, caches
         print(
             f"{'round':<8}{'baseline s':>12}{'notify s':>10}{'base msg/s':>12}{'notify msg/s':>14}{'ratio':>8}"
-            f"{'RSS MiB':>16}"
+            f"{'notify RSS MiB':>20}{'CPU s':>8}"
         )
         for r in range(1, rounds + 1):
+            busy = machine_busy_seconds()
             direct = await baseline(port, counter, n, concurrency, users)
-            before = rss_mib()
-            through = await notify_round(publisher, app, counter, n, list(users))
-            after = rss_mib()
+            direct_busy = machine_busy_seconds() - busy
+            before, cpu_before, busy = rss_mib(pid), cpu_seconds(pid), machine_busy_seconds()
+            through = await notify_round(publisher, dsn, counter, n, list(users))
+            after, cpu = rss_mib(pid), cpu_seconds(pid) - cpu_before
+            through_busy = machine_busy_seconds() - busy
+            print(f"machine CPU s: baseline {direct_busy:.2f}, notify round {through_busy:.2f}")
             print(
                 f"{r:<8}{direct:>12.2f}{through:>10.2f}{n / direct:>12.0f}{n / through:>14.0f}"
-                f"{direct / through:>8.2f}{before:>8.1f}->{after:<7.1f}"
+                f"{direct / through:>8.2f}{before:>12.1f}->{after:<7.1f}{cpu:>8.2f}"
             )
-        print(latencies())
+        print(await latencies(metrics_url))
         print(
             f"(N={n} per round, concurrency {concurrency}, queue {NOTIFY_VIDEO_OUTCOMES.name}; ratio = notify / direct)"
         )
     finally:
         await publisher.close()
         await connection.close()
-        await runner.cleanup()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=Settings.model_fields["db_pool_max"].default,
+        help="notify's DB_POOL_MAX, which is its outcome consumer's prefetch; the baseline sends as many at once",
+    )
     args = parser.parse_args()
     configure_logging("warning", "json", service="bench")
-    asyncio.run(main(args.events, args.rounds))
+    asyncio.run(main(args.events, args.rounds, args.concurrency))
