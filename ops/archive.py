@@ -84,10 +84,14 @@ async def read_archive(
         unacked = 0
         timeout = first_timeout if first_timeout is not None else idle_timeout
         while True:
-            try:
-                message = await asyncio.wait_for(arrived.get(), timeout)
-            except TimeoutError:
-                return
+            if arrived.empty():
+                try:
+                    async with asyncio.timeout(timeout):
+                        message = await arrived.get()
+                except TimeoutError:
+                    return
+            else:
+                message = arrived.get_nowait()
             timeout = idle_timeout
             unacked += 1
             if unacked >= prefetch // 4:  # a stream consumer's acks are only credit: grant it in batches

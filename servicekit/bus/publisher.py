@@ -100,8 +100,10 @@ class Publisher:
 
     async def _confirm(self, exchange: AbstractExchange, message: aio_pika.Message, routing_key: str) -> None:
         try:
-            confirmation = await asyncio.wait_for(
-                exchange.publish(message, routing_key=routing_key, mandatory=True), self._timeout
+            # aiormq bounds the publish and its confirm with asyncio.timeout; asyncio.wait_for would wrap every
+            # publish in a task of its own.
+            confirmation = await exchange.publish(
+                message, routing_key=routing_key, mandatory=True, timeout=self._timeout
             )
         except asyncio.CancelledError:
             raise
