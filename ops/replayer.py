@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractRobustConnection
 
 from contracts.envelope import CONTENT_TYPE
@@ -29,6 +30,7 @@ WINDOW = 128  # publishes awaiting their confirm
 CHECKPOINT_EVERY = 500
 RECENT_IDS = 10_000
 PUBLISH_TIMEOUT = 30.0
+PERSISTENT = aio_pika.DeliveryMode.PERSISTENT.value
 
 
 class ReplayFailed(RuntimeError):
@@ -65,17 +67,19 @@ class RecentIds:
         return False
 
 
-def replay_message(event: ArchivedEvent, job: ReplayJob) -> aio_pika.Message:
+def replay_properties(event: ArchivedEvent, job: ReplayJob) -> aiormq.spec.Basic.Properties:
+    """The AMQP properties of a replayed copy (built directly: this runs once per replayed event)."""
     # Broker-set headers (x-stream-offset, x-death, …) describe the archived copy, not the event.
     headers = {key: value for key, value in event.headers.items() if not key.startswith("x-")}
-    headers.update({REPLAY_ID_HEADER: job.replay_id, REPLAY_REASON_HEADER: job.reason, REPLAY_MODE_HEADER: job.mode})
-    return aio_pika.Message(
-        event.body,
+    headers[REPLAY_ID_HEADER] = job.replay_id
+    headers[REPLAY_REASON_HEADER] = job.reason
+    headers[REPLAY_MODE_HEADER] = job.mode
+    return aiormq.spec.Basic.Properties(
         headers=headers,
         content_type=event.content_type or CONTENT_TYPE,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        delivery_mode=PERSISTENT,
         message_id=event.facts.event_id,
-        type=event.facts.event_type,
+        message_type=event.facts.event_type,
         correlation_id=event.facts.correlation_id or None,
         timestamp=datetime.now(UTC),
     )
@@ -170,8 +174,11 @@ class Replayer:
     async def _send(self, publisher: Publisher, event: ArchivedEvent) -> None:
         target = self._job.target
         try:
-            await publisher.send_to(
-                target.exchange, target.routing_key(event.facts.event_type), replay_message(event, self._job)
+            await publisher.send_properties(
+                target.exchange,
+                target.routing_key(event.facts.event_type),
+                event.body,
+                replay_properties(event, self._job),
             )
         except PublishError as exc:
             # The offset stays pending, so no checkpoint passes it and a resume sends it again.

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
+import aiormq
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractRobustConnection,
     HeadersType,
@@ -67,11 +67,9 @@ class Publisher:
         self._service = service
         self._timeout = timeout
         self._channel: AbstractChannel | None = None
-        self._events: AbstractExchange | None = None
 
     async def start(self) -> None:
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._events = await self._channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
 
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:
@@ -84,26 +82,30 @@ class Publisher:
         """Publish an already-encoded event to the events exchange (used by the outbox relay)."""
         if event_type not in EVENT_TYPES:
             raise PublishError(f"refusing to publish {event_type!r}: not a type of the contract")
-        assert self._events is not None, "Publisher.start() was not awaited"
-        await self._confirm(self._events, build_message(body, event_id, event_type, headers), event_type)
+        await self.send_to(EVENTS_EXCHANGE, event_type, build_message(body, event_id, event_type, headers))
         MESSAGES_PUBLISHED.labels(self._service, event_type).inc()
 
     async def send_to(self, exchange: str, routing_key: str, message: aio_pika.Message) -> None:
         """Publish to a named exchange ("" is the default exchange: direct to one queue)."""
-        assert self._channel is not None, "Publisher.start() was not awaited"
-        target = (
-            self._channel.default_exchange
-            if exchange == ""
-            else await self._channel.get_exchange(exchange, ensure=False)
-        )
-        await self._confirm(target, message, routing_key)
+        await self.send_properties(exchange, routing_key, message.body, message.properties)
 
-    async def _confirm(self, exchange: AbstractExchange, message: aio_pika.Message, routing_key: str) -> None:
+    async def send_properties(
+        self, exchange: str, routing_key: str, body: bytes, properties: aiormq.spec.Basic.Properties
+    ) -> None:
+        """`send_to` with the AMQP properties already built, for bulk copies (a replay) that would otherwise
+        build an aio_pika.Message only to have it turned into these. Published on aiormq's channel under the
+        robust one: the same confirms and returns (`on_return_raises`), bounded by aiormq's own
+        asyncio.timeout rather than asyncio.wait_for, which would run every publish in a task of its own."""
+        assert self._channel is not None, "Publisher.start() was not awaited"
         try:
-            # aiormq bounds the publish and its confirm with asyncio.timeout; asyncio.wait_for would wrap every
-            # publish in a task of its own.
-            confirmation = await exchange.publish(
-                message, routing_key=routing_key, mandatory=True, timeout=self._timeout
+            channel = await self._channel.get_underlay_channel()
+            confirmation = await channel.basic_publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                properties=properties,
+                mandatory=True,
+                timeout=self._timeout,
             )
         except asyncio.CancelledError:
             raise
