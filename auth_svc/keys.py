@@ -3,15 +3,11 @@ must verify everywhere, so the signing key's public half has to be configured un
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from typing import Any
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from auth_svc.settings import Settings
-from servicekit.tokens import LEEWAY_SECONDS, Claims, InvalidToken, TokenSigner, TokenVerifier, load_public_keys
+from servicekit.tokens import TokenSigner, TokenVerifier, load_public_keys
 
 
 class KeyConfigurationError(RuntimeError):
@@ -29,7 +25,7 @@ def load_keys(settings: Settings) -> tuple[TokenSigner, TokenVerifier]:
         audience=settings.jwt_audience,
         ttl_seconds=settings.jwt_ttl_seconds,
     )
-    verifier = RememberingVerifier(public_keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    verifier = TokenVerifier(public_keys, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     return signer, verifier
 
 
@@ -44,29 +40,3 @@ def _check_pair(private_pem: str, public_pem: str | None, key_id: str) -> None:
         public_key.public_numbers() != private_key.public_key().public_numbers()
     ):
         raise KeyConfigurationError(f"{key_id}.pem in JWT_PUBLIC_KEYS_DIR is not the public half of the signing key")
-
-
-class RememberingVerifier(TokenVerifier):
-    """A TokenVerifier that remembers the tokens it accepted, keyed by their exact bytes (signature included),
-    so a client that reuses its token pays for parsing and the RSA check once. Only `exp` can turn an accepted
-    token invalid later (`iat`/`nbf` only move into the past), so it is checked again on every hit, with the
-    same clock-skew leeway as the first verification. Refused tokens are never remembered."""
-
-    def __init__(self, *args: Any, max_entries: int = 10_000, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._accepted: OrderedDict[str, Claims] = OrderedDict()
-        self._max_entries = max_entries
-
-    def verify(self, token: str) -> Claims:
-        claims = self._accepted.get(token)
-        if claims is None:
-            claims = super().verify(token)
-            self._accepted[token] = claims
-            if len(self._accepted) > self._max_entries:
-                self._accepted.popitem(last=False)
-        elif claims.expires_at < int(time.time()) - LEEWAY_SECONDS:  # whole seconds, as python-jose counts
-            del self._accepted[token]
-            raise InvalidToken("token expired")
-        else:
-            self._accepted.move_to_end(token)
-        return claims

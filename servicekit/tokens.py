@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,14 +56,38 @@ def load_public_keys(directory: Path) -> dict[str, str]:
 
 
 class TokenVerifier:
-    def __init__(self, public_keys: Mapping[str, str], *, issuer: str, audience: str) -> None:
+    """Verifies RS256 tokens against the configured public keys, and remembers the tokens it accepted, keyed by
+    their exact bytes (signature included), so a client that reuses its token pays for parsing and the RSA check
+    once. Only `exp` can turn an accepted token invalid later (`iat`/`nbf` only move into the past), so it is
+    checked again on every hit, with the same clock-skew leeway as the first verification. Refused tokens are
+    never remembered; the oldest entry goes once `max_entries` are held."""
+
+    def __init__(
+        self, public_keys: Mapping[str, str], *, issuer: str, audience: str, max_entries: int = 10_000
+    ) -> None:
         self._keys = dict(public_keys)
         # Parsed once: parsing a PEM per request costs more than the signature check itself.
         self._verifying_keys = {kid: jwk.construct(pem, ALGORITHM) for kid, pem in self._keys.items()}
         self._issuer = issuer
         self._audience = audience
+        self._accepted: OrderedDict[str, Claims] = OrderedDict()
+        self._max_entries = max_entries
 
     def verify(self, token: str) -> Claims:
+        claims = self._accepted.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            self._accepted[token] = claims
+            if len(self._accepted) > self._max_entries:
+                self._accepted.popitem(last=False)
+        elif claims.expires_at < int(time.time()) - LEEWAY_SECONDS:  # whole seconds, as python-jose counts
+            del self._accepted[token]
+            raise InvalidToken("token expired")
+        else:
+            self._accepted.move_to_end(token)
+        return claims
+
+    def _verify(self, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
         except JOSEError as exc:
