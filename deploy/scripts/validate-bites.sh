@@ -64,7 +64,7 @@ bite custom-resource-unknown-field 'kustomize-base|kubernetes-schemas-strict|cus
 bite workflow-schema 'workflow-schema|actionlint' \
   "sed -i 's/runs-on: ubuntu-24.04/runs_on: ubuntu-24.04/' .github/workflows/ci.yml"
 bite workflow-expression 'workflow-schema|actionlint' \
-  "sed -i 's/\${{ matrix.service }}\" *$/\${{ matrix.servise }}\"/' .github/workflows/ci.yml"
+  "sed -i 's/\${{ job.services.rabbitmq.id }}/\${{ job.services.rabbitmq.idd }}/' .github/workflows/ci.yml"
 bite terraform-format 'terraform-fmt' \
   "sed -i 's/^  name     = var.name$/  name = var.name/' deploy/terraform/modules/eks/main.tf"
 bite terraform-undeclared-reference 'terraform-validate-prod' \
