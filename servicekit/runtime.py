@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -137,4 +138,14 @@ def serve(service: str, settings: S, create_app: Callable[[S], web.Application])
     """A service's `__main__`: configure logging once, build the app, serve until SIGTERM (graceful shutdown
     runs every cleanup context)."""
     configure_logging(settings.log_level, settings.log_format, service=service)
-    web.run_app(create_app(settings), host=settings.http_host, port=settings.http_port, access_log=None, print=None)
+    app = create_app(settings)
+    app.on_startup.append(_freeze_start_up_objects)
+    web.run_app(app, host=settings.http_host, port=settings.http_port, access_log=None, print=None)
+
+
+async def _freeze_start_up_objects(app: web.Application) -> None:
+    """Move everything allocated while starting (modules, botocore's service models, templates…) out of the
+    garbage collector's reach: they live as long as the process, and every full collection walked them all,
+    stalling the event loop for tens of milliseconds at a time under load (the p99 of GET /video)."""
+    gc.collect()
+    gc.freeze()
