@@ -120,7 +120,6 @@ ensure_daemon() {
   if "$DOCKER" info >/dev/null 2>&1; then return 0; fi
   command -v dockerd >/dev/null || fail "no Docker daemon and no dockerd (apt-get install docker.io)"
   [[ $(id -u) == 0 ]] || fail "no Docker daemon running and not root, cannot start one"
-  mkdir -p "$TOOLS"
   log "starting dockerd (log: $TOOLS/dockerd.log)"
   nohup dockerd >"$TOOLS/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
@@ -387,6 +386,7 @@ main() {
     fi
   fi
 
+  mkdir -p "$TOOLS"
   ensure_daemon
   ensure_base_image
   local port
