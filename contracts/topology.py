@@ -73,6 +73,15 @@ VIDEO_DEAD_JOBS = QueueSpec(
     dead_letter_binds=(PROCESSOR_VIDEO_UPLOADED.name,),
     description="Processing jobs that were dead-lettered: the video is marked failed (retries_exhausted).",
 )
+VIDEO_DELETED_OBJECTS = QueueSpec(
+    name="video.deleted-objects",
+    owner="video_svc",
+    binds=("video.deleted.v1",),
+    max_attempts=10,
+    retry_delays_ms=(5_000, 30_000, 120_000, 600_000),
+    description="Removes a deleted video's source and ZIP from storage, retrying for about an hour while storage "
+    "is unreachable (the DELETE request tries first; this makes the removal survive a storage outage).",
+)
 NOTIFY_VIDEO_OUTCOMES = QueueSpec(
     name="notify.video-outcomes",
     owner="notify_svc",
@@ -94,6 +103,7 @@ QUEUES: dict[str, QueueSpec] = {
         PROCESSOR_VIDEO_UPLOADED,
         VIDEO_PROCESSING_UPDATES,
         VIDEO_DEAD_JOBS,
+        VIDEO_DELETED_OBJECTS,
         NOTIFY_VIDEO_OUTCOMES,
         NOTIFY_USER_DIRECTORY,
     )

@@ -97,7 +97,8 @@ class TcpProxy:
         self._writers.clear()
 
     async def restore(self) -> None:
-        await self.start(self.port)
+        if self._server is None:
+            await self.start(self.port)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from contracts.topology import VIDEO_DEAD_JOBS, VIDEO_PROCESSING_UPDATES
+from contracts.topology import VIDEO_DEAD_JOBS, VIDEO_DELETED_OBJECTS, VIDEO_PROCESSING_UPDATES
 from servicekit.http import base_app
 from servicekit.runtime import STORAGE, broker, consumers, database, outbox_relay, storage
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 from video_svc import api
-from video_svc.consumers import DEAD_JOBS, processing_updates
+from video_svc.consumers import DEAD_JOBS, deleted_objects, processing_updates
 from video_svc.openapi import openapi_spec
 from video_svc.settings import Settings
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
                 [
                     (VIDEO_PROCESSING_UPDATES, processing_updates(lambda: app[STORAGE])),
                     (VIDEO_DEAD_JOBS, DEAD_JOBS),
+                    (VIDEO_DELETED_OBJECTS, deleted_objects(lambda: app[STORAGE])),
                 ],
             ),
         ]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from contracts import VideoFailedV1, VideoProcessedV1, VideoProcessingProgressV1, VideoProcessingStartedV1
+from contracts import (
+    VideoDeletedV1,
+    VideoFailedV1,
+    VideoProcessedV1,
+    VideoProcessingProgressV1,
+    VideoProcessingStartedV1,
+)
 from servicekit.bus import Handler, MessageContext
 from servicekit.storage import Storage
 from video_svc import lifecycle
@@ -31,6 +37,13 @@ def processing_updates(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
         VideoProcessedV1.event_type: processed,
         VideoFailedV1.event_type: failed,
     }
+
+
+def deleted_objects(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
+    async def deleted(event: VideoDeletedV1, ctx: MessageContext) -> None:
+        await lifecycle.on_deleted(ctx.db, storage(), event)
+
+    return {VideoDeletedV1.event_type: deleted}
 
 
 DEAD_JOBS: Mapping[str, Handler] = {"video.uploaded.v1": lifecycle.on_dead_job}

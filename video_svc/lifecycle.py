@@ -12,6 +12,7 @@ import structlog
 from contracts import (
     FailureCode,
     ProcessingError,
+    VideoDeletedV1,
     VideoFailedV1,
     VideoProcessedV1,
     VideoProcessingProgressV1,
@@ -38,6 +39,14 @@ async def on_started(conn: asyncpg.Connection, event: VideoProcessingStartedV1) 
 async def on_progress(conn: asyncpg.Connection, event: VideoProcessingProgressV1) -> None:
     if not await store.record_progress(conn, event.video_id, event.progress):
         log.info("progress_ignored", video_id=str(event.video_id), progress=event.progress)
+
+
+async def on_deleted(conn: asyncpg.Connection, storage: Storage, event: VideoDeletedV1) -> None:
+    """Remove what the DELETE request could not (storage down at that moment); deleting twice is harmless, so a
+    storage error here just means the consumer wrapper retries later."""
+    keys = await store.deleted_object_keys(conn, event.owner_id, event.video_id)
+    await storage.delete(*keys)
+    log.info("deleted_objects_removed", video_id=str(event.video_id), objects=len(keys))
 
 
 async def on_processed(conn: asyncpg.Connection, storage: Storage, event: VideoProcessedV1) -> None:

@@ -241,8 +241,9 @@ async def download(
 async def delete_video(
     pool: asyncpg.Pool, storage: Storage, owner_id: uuid.UUID, video_id: uuid.UUID, correlation_id: str
 ) -> None:
-    """Mark deleted and publish in one transaction, then remove the objects. A result the processor stores
-    later is removed when its event arrives (see lifecycle)."""
+    """Mark deleted and publish in one transaction, then remove the objects. If storage fails now, video_svc's
+    own consumer of `video.deleted.v1` removes them once it answers again; a result the processor stores later
+    is removed when its event arrives (see lifecycle)."""
     async with pool.acquire() as conn, conn.transaction():
         row = await store.mark_deleted(conn, owner_id, video_id)
         if row is None:
@@ -250,4 +251,7 @@ async def delete_video(
         event = VideoDeletedV1(video_id=video_id, owner_id=owner_id, deleted_at=row["deleted_at"])
         await outbox.enqueue(conn, new_envelope(event, source=SOURCE, correlation_id=correlation_id))
     keys = [k for k in (row["source_key"], row["result_key"]) if k]
-    await asyncio.shield(storage.delete(*keys))
+    try:
+        await asyncio.shield(storage.delete(*keys))
+    except Exception as exc:  # whatever storage raised: the deletion event's consumer retries the removal
+        log.warning("deleted_objects_left_for_retry", video_id=str(video_id), error=f"{type(exc).__name__}: {exc}")

@@ -167,6 +167,16 @@ async def video_state(conn: asyncpg.Connection, video_id: uuid.UUID) -> asyncpg.
     return row
 
 
+async def deleted_object_keys(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: uuid.UUID) -> list[str]:
+    """The storage keys a deleted video still names (none if it is not deleted)."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT source_key, result_key FROM videos WHERE id = $1 AND owner_id = $2 AND deleted_at IS NOT NULL",
+        video_id,
+        owner_id,
+    )
+    return [key for key in (row["source_key"], row["result_key"]) if key] if row else []
+
+
 async def stored_response(conn: asyncpg.Connection, owner_id: uuid.UUID, key: str) -> asyncpg.Record | None:
     """The response of an upload made with this key in the last 24 hours."""
     row: asyncpg.Record | None = await conn.fetchrow(

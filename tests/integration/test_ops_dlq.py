@@ -85,7 +85,8 @@ async def test_list_shows_each_parking_queue_with_depth_age_and_reason(
 
     rows = {line.split()[0]: line.split() for line in listing.splitlines()[1:]}
     assert set(rows) == {f"{name}.dlq" for name in ("processor.video-uploaded", "video.processing-updates",
-                         "video.dead-jobs", "notify.video-outcomes", "notify.user-directory")}  # fmt: skip
+                         "video.dead-jobs", "video.deleted-objects", "notify.video-outcomes",
+                         "notify.user-directory")}  # fmt: skip
     row = rows[DIRECTORY.parking_queue]
     assert row[1] == "2"
     assert row[2].endswith("s")
