@@ -26,7 +26,7 @@ from ops.dev_env import (
     smtp_is_local,
 )
 from ops.dev_process import LineSink, ServiceProcess
-from ops.localinfra import LocalS3, LocalSMTP, MailSink
+from ops.localinfra import LocalS3, LocalSMTP, LocalToolMissing, MailSink
 from servicekit.settings import StorageSettings
 from servicekit.storage import open_storage
 from servicekit.tokens import generate_keypair
@@ -206,6 +206,9 @@ class DevStack:
         self._smtp = LocalSMTP(self.mail_sink, host="127.0.0.1", port=port)
         try:
             self._smtp.start()
+        except LocalToolMissing:
+            self._smtp = None
+            raise
         except Exception as exc:
             self._smtp = None
             raise DevStackError(

@@ -1,11 +1,15 @@
 """Local stand-ins for the infrastructure a laptop lacks: an S3-compatible server (moto, in its own process)
-and an SMTP sink (aiosmtpd) that saves each message as a `.eml` file. Used by `framepipe dev` and the tests."""
+and an SMTP sink (aiosmtpd) that saves each message as a `.eml` file. Used by `framepipe dev` and the tests.
+
+moto and aiosmtpd come with the `local` extra (`pip install 'framepipe[local]'`, which `make install` does), not
+with the services: the images leave them out, and importing this module needs neither."""
 
 from __future__ import annotations
 
 import contextlib
 import email
 import email.policy
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -15,9 +19,16 @@ import urllib.request
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiosmtpd.controller import Controller
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
+
+LOCAL_EXTRA_HINT = "install the local stand-ins first: pip install -e '.[local]' (make install does)"
+
+
+class LocalToolMissing(RuntimeError):
+    """moto or aiosmtpd is not installed (they come with the `local` extra)."""
 
 
 def free_port() -> int:
@@ -49,6 +60,8 @@ class LocalS3:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
+        if importlib.util.find_spec("moto") is None:
+            raise LocalToolMissing(f"moto is missing: {LOCAL_EXTRA_HINT}")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
@@ -121,6 +134,10 @@ class LocalSMTP:
         self._controller: Controller | None = None
 
     def start(self) -> None:
+        try:
+            from aiosmtpd.controller import Controller
+        except ImportError:
+            raise LocalToolMissing(f"aiosmtpd is missing: {LOCAL_EXTRA_HINT}") from None
         self._controller = Controller(self.sink, hostname=self.host, port=self.port)
         self._controller.start()
 
