@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustConnection
+from aiormq.abc import DeliveredMessage
 
 from contracts.topology import ARCHIVE_STREAM
 from ops.filters import EventFacts, facts_of
@@ -25,6 +26,10 @@ OFFSET_HEADER = "x-stream-offset"
 
 class ArchiveMissing(RuntimeError):
     """The archive stream is not declared on this broker (no service has started against it yet)."""
+
+
+class ArchiveReadLost(RuntimeError):
+    """The broker connection dropped during a read; what was read so far was yielded."""
 
 
 @dataclass(frozen=True)
@@ -49,15 +54,16 @@ class ArchiveEnd:
     time: datetime | None
 
 
-def _archived(message: AbstractIncomingMessage) -> ArchivedEvent:
-    headers = dict(message.headers)
+def _archived(message: DeliveredMessage) -> ArchivedEvent:
+    properties = message.header.properties
+    headers = dict(properties.headers or {})
     return ArchivedEvent(
         offset=int(str(headers.get(OFFSET_HEADER, -1))),
         headers=headers,
         body=message.body,
         facts=facts_of(headers, message.body),
-        published_at=message.timestamp,
-        content_type=message.content_type,
+        published_at=properties.timestamp,
+        content_type=properties.content_type,
     )
 
 
@@ -79,23 +85,36 @@ async def read_archive(
             queue = await channel.declare_queue(ARCHIVE_STREAM, passive=True)
         except Exception as exc:
             raise ArchiveMissing(f"{ARCHIVE_STREAM} is not declared on this broker: {exc}") from exc
-        arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-        await queue.consume(arrived.put, arguments={OFFSET_HEADER: start})
+        # Consumed on aiormq's channel under the robust one: aio-pika would wrap every archived message in an
+        # IncomingMessage (and run its callback in a task of its own) only for it to be read once here.
+        arrived: asyncio.Queue[DeliveredMessage] = asyncio.Queue()
+
+        async def deliver(message: DeliveredMessage) -> None:
+            arrived.put_nowait(message)
+
+        raw = await channel.get_underlay_channel()
+        await raw.basic_consume(queue.name, deliver, arguments={OFFSET_HEADER: start})
         unacked = 0
         timeout = first_timeout if first_timeout is not None else idle_timeout
         while True:
             if arrived.empty():
-                try:
-                    async with asyncio.timeout(timeout):
-                        message = await arrived.get()
-                except TimeoutError:
+                getter = asyncio.ensure_future(arrived.get())
+                await asyncio.wait({getter, raw.closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    if raw.closing.done():
+                        # The robust connection would reconnect, but a consumer on aiormq's channel is not
+                        # restored: say so rather than wait forever.
+                        raise ArchiveReadLost("the connection to the broker was lost while reading the archive")
                     return
+                message = getter.result()
             else:
                 message = arrived.get_nowait()
             timeout = idle_timeout
             unacked += 1
-            if unacked >= prefetch // 4:  # a stream consumer's acks are only credit: grant it in batches
-                await message.ack(multiple=True)
+            if unacked >= prefetch // 4 and message.delivery_tag is not None:
+                # A stream consumer's acks are only credit: grant it in batches.
+                await raw.basic_ack(message.delivery_tag, multiple=True)
                 unacked = 0
             event = _archived(message)
             if end_offset is not None and event.offset > end_offset:

@@ -14,7 +14,15 @@ from typing import IO, TYPE_CHECKING, Any
 
 from aio_pika.abc import AbstractRobustConnection
 
-from ops.archive import ArchivedEvent, ArchiveMissing, StreamOffset, archive_end, read_archive, starts_after_end
+from ops.archive import (
+    ArchivedEvent,
+    ArchiveMissing,
+    ArchiveReadLost,
+    StreamOffset,
+    archive_end,
+    read_archive,
+    starts_after_end,
+)
 from ops.broker import add_connection_argument, connect
 from ops.filters import EventFilter, add_filter_arguments, filter_from_args
 
@@ -107,7 +115,7 @@ async def print_events(args: argparse.Namespace, out: IO[str]) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(print_events(args, sys.stdout))
-    except ArchiveMissing as exc:
+    except (ArchiveMissing, ArchiveReadLost) as exc:
         print(f"framepipe events: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

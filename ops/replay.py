@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from aio_pika.abc import AbstractRobustConnection
 
 from contracts.topology import QUEUES
-from ops.archive import ArchiveMissing, archive_end, starts_after_end
+from ops.archive import ArchiveMissing, ArchiveReadLost, archive_end, starts_after_end
 from ops.audit import add_audit_argument, record_job
 from ops.broker import add_connection_argument, connect
 from ops.events import as_row, matching_events, start_of
@@ -156,6 +156,9 @@ async def execute(connection: AbstractRobustConnection, args: argparse.Namespace
     except ReplayFailed:
         status = "failed"
         raise
+    except ArchiveReadLost as exc:
+        status = "failed"
+        raise ReplayFailed(str(exc)) from None
     finally:
         state.close()
         record_job(args.audit_log, "replay", status=status, counts=replayer.counts.as_dict(), **audit)

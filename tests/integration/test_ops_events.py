@@ -4,10 +4,14 @@ lines, and following new events."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
+import subprocess
 import uuid
 from datetime import UTC, datetime
+
+import pytest
 
 from contracts import (
     ProcessingOptions,
@@ -19,8 +23,9 @@ from contracts import (
 )
 from contracts.envelope import Envelope
 from contracts.events import EventData, ObjectRef, ResultObject
+from ops.archive import ArchiveReadLost, read_archive
 from ops.cli import build_parser
-from servicekit.bus import Publisher
+from servicekit.bus import Publisher, connect
 from tests.support import deleted_event, eventually
 
 
@@ -125,3 +130,31 @@ async def test_events_follow_prints_an_event_published_after_it_started(amqp_url
     tail.cancel()
     await asyncio.gather(tail, return_exceptions=True)
     assert len(out.getvalue().splitlines()) == 1
+
+
+async def test_a_followed_archive_read_ends_with_an_error_when_the_broker_connection_drops(
+    amqp_url: str, publisher: Publisher
+) -> None:
+    await publisher.publish(deleted_event())
+    vhost = amqp_url.rsplit("/", 1)[1]
+    connection = await connect(amqp_url, "follow test")
+    received: list[str] = []
+
+    async def follow() -> None:
+        async with contextlib.aclosing(read_archive(connection, "last")) as archived:
+            async for event in archived:
+                received.append(event.facts.event_id)
+
+    try:
+        following = asyncio.create_task(follow())
+        await eventually(lambda: len(received) > 0)
+        await asyncio.to_thread(
+            subprocess.run,
+            ["rabbitmqctl", "-q", "close_all_connections", "-p", vhost, "follow test"],
+            check=True,
+            timeout=30,
+        )
+        with pytest.raises(ArchiveReadLost):
+            await asyncio.wait_for(following, 15)
+    finally:
+        await connection.close()
