@@ -146,7 +146,7 @@ async def test_a_job_over_its_time_limit_fails_with_timeout_and_leaves_nothing_b
     amqp_url: str, local_s3: LocalS3, run_id: str, tmp_path: Path, heavy_video: Path
 ) -> None:
     work = tmp_path / "work"
-    settings = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", work, job_timeout_seconds=3)
+    settings = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", work, job_timeout_seconds=1)
     async with processor_env(settings) as env:
         video_id = await submit(env.publisher, env.storage, heavy_video, interval=0.1)
         outcome = await env.outcomes.wait_final(video_id, timeout=60)
