@@ -14,10 +14,14 @@ from pathlib import Path
 
 from contracts import FailureCode, ImageFormat
 from processor_svc.media import INPUT_GUARDS, MediaInfo, MediaRejected
-from processor_svc.runner import Completed
+from processor_svc.runner import Brake, Completed
 
 FRAME_PATTERN = "frame_%06d.{ext}"
 POLL_SECONDS = 0.05
+# Finished frames ffmpeg may keep on disk ahead of the upload before it is stopped (about 200 MB of 1080p PNG):
+# when storage is slower than extraction, the job's disk use stays bounded instead of growing with the video.
+FRAMES_AHEAD = 32
+BRAKE_POLL_SECONDS = 0.01
 
 
 def frame_name(number: int, image_format: ImageFormat) -> str:
@@ -77,19 +81,70 @@ def keyframes_cover_samples(packets: Iterable[str], info: MediaInfo, interval: F
 
 
 async def finished_frames(
-    out_dir: Path, image_format: ImageFormat, ffmpeg_done: asyncio.Future[Completed]
+    out_dir: Path,
+    image_format: ImageFormat,
+    ffmpeg_done: asyncio.Future[Completed],
+    brake: Brake | None = None,
+    ahead: int = FRAMES_AHEAD,
 ) -> AsyncIterator[Path]:
     """Each frame file once ffmpeg is done with it: frame N is complete when frame N+1 exists or ffmpeg has
-    exited. Stops when ffmpeg has exited and no further frame exists; ffmpeg's own failure is the caller's."""
+    exited. Stops when ffmpeg has exited and no further frame exists; ffmpeg's own failure is the caller's.
+
+    With `brake`, ffmpeg is stopped once it is `ahead` frames in front of the one being handed over (checked
+    every BRAKE_POLL_SECONDS, whatever the consumer is doing), and continued once it is no more than half that
+    far ahead (or the next frame is missing)."""
     number = 1
+    position = [number]
+    watcher = asyncio.ensure_future(_hold_back(out_dir, image_format, brake, ahead, position, ffmpeg_done))
+    try:
+        async for frame in _frames(out_dir, image_format, ffmpeg_done, brake, ahead, position):
+            yield frame
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+
+async def _hold_back(
+    out_dir: Path,
+    image_format: ImageFormat,
+    brake: Brake | None,
+    ahead: int,
+    position: list[int],
+    ffmpeg_done: asyncio.Future[Completed],
+) -> None:
+    if brake is None:
+        return
+    while not ffmpeg_done.done():
+        if not brake.engaged and (out_dir / frame_name(position[0] + ahead, image_format)).exists():
+            brake.engage()
+        await asyncio.sleep(BRAKE_POLL_SECONDS)
+
+
+async def _frames(
+    out_dir: Path,
+    image_format: ImageFormat,
+    ffmpeg_done: asyncio.Future[Completed],
+    brake: Brake | None,
+    ahead: int,
+    position: list[int],
+) -> AsyncIterator[Path]:
+    number = position[0]
     while True:
         current = out_dir / frame_name(number, image_format)
         if (out_dir / frame_name(number + 1, image_format)).exists() or (ffmpeg_done.done() and current.exists()):
+            if brake is not None:
+                if (out_dir / frame_name(number + ahead, image_format)).exists():
+                    brake.engage()
+                elif brake.engaged and not (out_dir / frame_name(number + ahead // 2, image_format)).exists():
+                    brake.release()
             yield current
             number += 1
+            position[0] = number
         elif ffmpeg_done.done():
             return
         else:
+            if brake is not None:
+                brake.release()  # waiting for a frame: ffmpeg must be running
             await asyncio.wait([ffmpeg_done], timeout=POLL_SECONDS)
 
 

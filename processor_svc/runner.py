@@ -47,8 +47,42 @@ def _die_with(parent_pid: int) -> Callable[[], None]:
     return preexec
 
 
-async def run_tool(argv: list[str], stderr_file: Path, on_line: LineHandler | None = None) -> Completed:
-    """Run to completion. With `on_line`, stdout is handed over line by line instead of being collected."""
+class Brake:
+    """Stops and continues a running tool's process group (SIGSTOP / SIGCONT): back-pressure for a producer that
+    writes to disk faster than its output is taken away. A stopped group is still killed by SIGKILL."""
+
+    def __init__(self) -> None:
+        self._pgid: int | None = None
+        self.engaged = False
+        self.times_engaged = 0
+
+    def attach(self, pgid: int) -> None:
+        self._pgid = pgid
+
+    def engage(self) -> None:
+        if self._pgid is not None and not self.engaged and self._signal(signal.SIGSTOP):
+            self.engaged = True
+            self.times_engaged += 1
+
+    def release(self) -> None:
+        if self.engaged:
+            self._signal(signal.SIGCONT)
+            self.engaged = False
+
+    def _signal(self, signum: int) -> bool:
+        assert self._pgid is not None
+        try:
+            os.killpg(self._pgid, signum)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+
+async def run_tool(
+    argv: list[str], stderr_file: Path, on_line: LineHandler | None = None, brake: Brake | None = None
+) -> Completed:
+    """Run to completion. With `on_line`, stdout is handed over line by line instead of being collected; with
+    `brake`, the caller can stop and continue the tool while it runs."""
     started = time.perf_counter()
     with stderr_file.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
@@ -59,10 +93,14 @@ async def run_tool(argv: list[str], stderr_file: Path, on_line: LineHandler | No
             start_new_session=True,
             preexec_fn=_die_with(os.getpid()),
         )
+    if brake is not None:
+        brake.attach(process.pid)  # start_new_session: the pid is also the process group id
     try:
         stdout = await _read_stdout(process, on_line)
         returncode = await process.wait()
     finally:
+        if brake is not None:
+            brake.release()
         if process.returncode is None:
             _kill_group(process.pid)
             with contextlib.suppress(ProcessLookupError):

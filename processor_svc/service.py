@@ -32,7 +32,7 @@ from processor_svc.extraction import check_extraction, extraction_argv, finished
 from processor_svc.media import Limits, MediaRejected, check_limits
 from processor_svc.probing import keyframes_suffice, probe
 from processor_svc.progress import ProgressThrottle
-from processor_svc.runner import run_tool
+from processor_svc.runner import Brake, run_tool
 from servicekit.bus import MessageContext, Publisher
 from servicekit.storage import Storage
 
@@ -166,7 +166,8 @@ async def _extract(
             log.warning("progress_not_published", error=str(exc)[:300])
 
     throttle = ProgressThrottle(report, float(info.duration))
-    ffmpeg = asyncio.ensure_future(run_tool(argv, workdir / "ffmpeg.log", throttle.on_line))
+    brake = Brake()
+    ffmpeg = asyncio.ensure_future(run_tool(argv, workdir / "ffmpeg.log", throttle.on_line, brake))
     log.info("extraction_started", codec=info.codec, frames=frames, keyframes_only=keyframes_only)
 
     produced = 0
@@ -178,7 +179,7 @@ async def _extract(
 
     header = ManifestHeader(event.filename, event.options.interval_seconds, event.options.image_format)
     chunks = zip_of_frames(
-        finished_frames(out_dir, event.options.image_format, ffmpeg), header, interval, info.duration, verify
+        finished_frames(out_dir, event.options.image_format, ffmpeg, brake), header, interval, info.duration, verify
     )
     try:
         stored = await storage.put_stream(result_key(event), chunks, content_type="application/zip")
