@@ -1,6 +1,6 @@
 """`framepipe dlq`: the parking queues. `list` (depth and oldest message age of each), `show QUEUE` (why each
-message is there), `redrive QUEUE [filters] [--execute]` (back to the queue it died in, with a fresh retry
-budget) and `purge QUEUE --yes`. Redrive and purge are audited."""
+message is there), `redrive QUEUE [filters] [--execute] [--rate N/s]` (back to the queue it died in, with a
+fresh retry budget) and `purge QUEUE --yes`. Redrive and purge are audited."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from contracts.topology import QUEUES
 from ops.audit import add_audit_argument, record_job
 from ops.broker import add_connection_argument, connect
 from ops.filters import add_filter_arguments, filter_from_args
+from ops.pacing import TokenBucket, parse_rate
 from ops.parking import ParkedMessage, UnknownQueue, depth, origin_queue, redrive_copy, scan
 from ops.replaystate import new_replay_id
 from servicekit.bus import Publisher, PublishError
@@ -46,6 +47,9 @@ def register(subparsers: Subparsers) -> None:
     add_filter_arguments(redrive)
     redrive.add_argument("--death-reason", help="only messages parked for this reason (e.g. retries_exhausted)")
     redrive.add_argument("--limit", type=int, default=None, help="at most this many messages")
+    redrive.add_argument(
+        "--rate", type=parse_rate, help="at most N messages per second, e.g. 50/s (spare a consumer just fixed)"
+    )
     redrive.add_argument("--execute", action="store_true", help="move them (without it: dry run)")
     redrive.add_argument("--reason", help="why (goes to the audit log)")
     redrive.set_defaults(handler=run, run_async=dlq, action=redrive_parked)
@@ -131,7 +135,8 @@ async def redrive_parked(connection: AbstractRobustConnection, args: argparse.Na
             record_job(
                 args.audit_log, "dlq-redrive", status=status, redrive_id=redrive_id, queue=origin + ".dlq",
                 target={"kind": "queue", "name": origin}, filters=filter_from_args(args).describe(),
-                death_reason=args.death_reason, reason=args.reason, counts={"redriven": sum(moved.values())},
+                death_reason=args.death_reason, reason=args.reason, rate=args.rate,
+                counts={"redriven": sum(moved.values())},
             )  # fmt: skip
     verb = "redriven" if args.execute else "would be redriven (dry run: add --execute)"
     print(f"{sum(moved.values())} message(s) {verb} to {origin}: {dict(moved)}", file=out)
@@ -142,6 +147,7 @@ async def _redrive(
     connection: AbstractRobustConnection, args: argparse.Namespace, origin: str, redrive_id: str, moved: Counter[str]
 ) -> None:
     event_filter = filter_from_args(args)
+    bucket = TokenBucket(args.rate) if args.rate and args.execute else None
     publisher = Publisher(connection, "framepipe-ops", timeout=30)
     await publisher.start()
     try:
@@ -152,6 +158,8 @@ async def _redrive(
                 if not event_filter.matches(item.facts) or args.death_reason not in (None, item.reason):
                     continue
                 if args.execute:
+                    if bucket is not None:
+                        await bucket.take()
                     # The copy is confirmed before the parked message is acked: a crash in between duplicates,
                     # never loses, and the consumer's inbox drops the duplicate.
                     await publisher.send_to("", origin, redrive_copy(item, redrive_id))

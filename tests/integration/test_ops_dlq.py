@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -145,6 +146,27 @@ async def test_redrive_dry_run_moves_nothing_and_execute_moves_the_chosen_messag
     await framepipe("dlq", "redrive", DIRECTORY.name, "--execute", "--audit-log", str(audit), "--amqp-url", amqp_url)
     await eventually(lambda: len(directory.handled) == 3)
     assert await depth(amqp, DIRECTORY.parking_queue) == 0
+
+
+async def test_a_rate_limited_redrive_spaces_the_messages_out(
+    amqp_url: str, amqp: AbstractRobustConnection, publisher: Publisher, directory: Directory, tmp_path: Path
+) -> None:
+    count, rate = 9, 20.0
+    await park(amqp, publisher, count)
+    directory.fixed = True
+    audit = tmp_path / "audit.jsonl"
+    started = time.monotonic()
+    await framepipe(
+        "dlq", "redrive", DIRECTORY.name, "--execute", "--reason", "paced", "--rate", f"{rate:g}/s",
+        "--audit-log", str(audit), "--amqp-url", amqp_url,
+    )  # fmt: skip
+    took = time.monotonic() - started
+    expected = (count - 1) / rate  # the first message goes at once
+    assert expected * 0.9 <= took <= expected * 1.1 + 2.0, took  # plus connecting and scanning
+    await eventually(lambda: len(directory.handled) == count)
+    (record,) = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert record["rate"] == rate
+    assert record["counts"] == {"redriven": count}
 
 
 async def test_a_message_dead_lettered_by_the_broker_is_explained_and_redriven(
