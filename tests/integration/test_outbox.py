@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import asyncpg
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
@@ -17,7 +18,7 @@ from contracts import VideoDeletedV1
 from contracts.topology import QueueSpec
 from servicekit import outbox
 from servicekit.bus import Consumer, MessageContext, Publisher, declare_queue
-from servicekit.db import migrate
+from servicekit.db import create_pool, migrate
 from servicekit.outbox import OutboxRelay
 from tests.integration.conftest import SchemaPool
 from tests.support import deleted_event, depth, drain, eventually
@@ -74,6 +75,26 @@ async def record_effect(event: VideoDeletedV1, ctx: MessageContext) -> None:
 async def test_migrations_are_applied_once(schema_pool: SchemaPool, tmp_path: Any) -> None:
     again = await migrate(schema_pool.pool, schema_pool.schema, tmp_path / "migrations")
     assert again == []
+
+
+async def test_a_failed_migration_leaves_no_pooled_connection_holding_the_schema_lock(
+    schema_pool: SchemaPool, tmp_path: Any
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "0002_broken.sql").write_text("CREATE TABLE oops (")
+    with pytest.raises(asyncpg.PostgresSyntaxError):
+        await migrate(schema_pool.pool, schema_pool.schema, broken)
+    # Pooled connections are handed back without a session reset: none of them may still hold the lock, or this
+    # second attempt (another replica, in production) would wait for it forever.
+    fixed = tmp_path / "fixed"
+    fixed.mkdir()
+    (fixed / "0002_fixed.sql").write_text("CREATE TABLE fixed (id int);")
+    other = await create_pool(schema_pool.dsn, schema_pool.schema, min_size=1, max_size=1)
+    try:
+        assert await asyncio.wait_for(migrate(other, schema_pool.schema, fixed), 10) == ["0002_fixed.sql"]
+    finally:
+        await other.close()
 
 
 async def test_a_committed_event_is_published_and_a_rolled_back_one_is_not(
