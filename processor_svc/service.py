@@ -80,7 +80,10 @@ async def process_video(
     structlog.contextvars.bind_contextvars(video_id=str(event.video_id), user_id=str(event.owner_id))
 
     async def publish(data: EventData) -> None:
-        await publisher.publish(ctx.follow_up(data, SOURCE))
+        # A job run again for the same upload event (redelivered after a lost ack, retried after a lost confirm)
+        # publishes the same outcome event, not a second one: one outcome, one e-mail.
+        outcome = isinstance(data, VideoProcessedV1 | VideoFailedV1)
+        await publisher.publish(ctx.follow_up(data, SOURCE, once_per_cause=outcome))
 
     await publish(
         VideoProcessingStartedV1(

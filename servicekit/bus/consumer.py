@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -61,13 +62,18 @@ class MessageContext:
         assert self.conn is not None, "this consumer has no database"
         return self.conn
 
-    def follow_up(self, data: EventData, source: str) -> Envelope[EventData]:
-        """An event caused by this one: same correlation id, causation id = this event's id."""
+    def follow_up(self, data: EventData, source: str, *, once_per_cause: bool = False) -> Envelope[EventData]:
+        """An event caused by this one: same correlation id, causation id = this event's id.
+
+        `once_per_cause`: the event id is derived from this event's id and the new event's type, so handling this
+        event again (a redelivery after a lost ack, a retry after a lost confirm) publishes the very same event,
+        which every consumer's inbox then drops, instead of a second one."""
         return new_envelope(
             data,
             source=source,
             correlation_id=self.envelope.correlationid,
             causation_id=str(self.envelope.id),
+            event_id=uuid.uuid5(self.envelope.id, data.event_type) if once_per_cause else None,
         )
 
 

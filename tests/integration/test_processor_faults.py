@@ -15,6 +15,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,6 +156,25 @@ async def test_a_job_over_its_time_limit_fails_with_timeout_and_leaves_nothing_b
         assert ffmpeg_pids_mentioning(str(work)) == []
         assert list((work / JOBS_SUBDIR).iterdir()) == []
         assert not await env.storage.exists(f"results/{video_id}.zip")
+
+
+async def test_a_job_run_twice_for_one_upload_publishes_its_outcome_once_under_one_event_id(
+    amqp_url: str, local_s3: LocalS3, run_id: str, tmp_path: Path, heavy_video: Path
+) -> None:
+    settings = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", tmp_path / "work")
+    async with processor_env(settings) as env:
+        video_id = await submit(env.publisher, env.storage, heavy_video, interval=5, deliveries=2)
+        await eventually(lambda: len(outcome_ids(env, video_id)) == 2, timeout=90)
+        (first_type, first_id), (second_type, second_id) = outcome_ids(env, video_id)
+        assert first_type == second_type == "video.processed.v1"
+        assert first_id == second_id  # consumers' inboxes drop the second copy: one outcome, one e-mail
+        started = [i for t, i in env.outcomes.ids[str(video_id)] if t == "video.processing.started.v1"]
+        assert len(started) == 2
+        assert started[0] != started[1]
+
+
+def outcome_ids(env: Any, video_id: uuid.UUID) -> list[tuple[str, uuid.UUID]]:
+    return [(t, i) for t, i in env.outcomes.ids[str(video_id)] if t in ("video.processed.v1", "video.failed.v1")]
 
 
 def start_worker(env_vars: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

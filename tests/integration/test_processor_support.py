@@ -75,11 +75,13 @@ class Outcomes:
 
     events: dict[str, list[EventData]] = field(default_factory=lambda: defaultdict(list))
     order: list[tuple[str, str]] = field(default_factory=list)
+    ids: dict[str, list[tuple[str, uuid.UUID]]] = field(default_factory=lambda: defaultdict(list))  # (type, id)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         envelope = decode(message.body)
         self.events[envelope.subject].append(envelope.data)
         self.order.append((envelope.subject, envelope.type))
+        self.ids[envelope.subject].append((envelope.type, envelope.id))
         await message.ack()
 
     def of_type(self, video_id: uuid.UUID, event_type: str) -> list[Any]:
@@ -138,8 +140,10 @@ async def submit(
     interval: float = 1.0,
     image_format: ImageFormat = ImageFormat.PNG,
     filename: str | None = None,
+    deliveries: int = 1,
 ) -> uuid.UUID:
-    """Store a source as video_svc would and publish its `video.uploaded.v1`."""
+    """Store a source as video_svc would and publish its `video.uploaded.v1` (`deliveries` times: the same event
+    again, as the broker redelivers a job whose ack was lost)."""
     video_id = uuid.uuid4()
     key = f"uploads/{video_id}"
     await storage.put_stream(key, _one_chunk(source.read_bytes()))
@@ -153,7 +157,9 @@ async def submit(
         options=ProcessingOptions(interval_seconds=interval, image_format=image_format),
         uploaded_at=datetime.now(UTC),
     )
-    await publisher.publish(new_envelope(event, source="framepipe/tests"))
+    envelope = new_envelope(event, source="framepipe/tests")
+    for _ in range(deliveries):
+        await publisher.publish(envelope)
     return video_id
 
 
