@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from contracts.topology import QUEUES
+
 ROOT = Path(__file__).resolve().parents[2]
 
 COMMON = {"LOG_LEVEL", "LOG_FORMAT", "HTTP_HOST", "HTTP_PORT", "AMQP_URL"}
@@ -160,3 +162,15 @@ def test_secret_values_never_sit_in_a_configmap(overlay: str) -> None:
         if key in secret_names
     }
     assert leaked == set()
+
+
+def test_the_no_consumer_alert_watches_every_consumer_queue_of_the_topology() -> None:
+    rules = yaml.safe_load((ROOT / "deploy/observability/prometheus-rules.yaml").read_text())
+    alerts = [rule for group in rules["spec"]["groups"] for rule in group["rules"] if "alert" in rule]
+    (alert,) = [a for a in alerts if a["alert"] == "FramepipeQueueWithoutConsumer"]
+    found = re.search(r'queue=~"([^"]+)"', alert["expr"])
+    assert found is not None
+    watched = re.compile(found.group(1).replace("\\\\", "\\"))  # PromQL string escapes -> the regex itself
+    assert [name for name in QUEUES if not watched.fullmatch(name)] == []
+    not_consumed = [n for spec in QUEUES.values() for n in (spec.parking_queue, spec.retry_queue(0))]
+    assert [name for name in not_consumed if watched.fullmatch(name)] == []
