@@ -5,7 +5,6 @@ that cannot succeed is parked after its attempts, spaced by the backoff, not ret
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import itertools
 import os
@@ -33,7 +32,7 @@ from tests.integration.test_processor_support import (
     submit,
     tiny_h264,
 )
-from tests.support import depth, eventually
+from tests.support import TcpProxy, depth, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -47,53 +46,9 @@ def heavy_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
 
 
-class TcpProxy:
-    """A loopback proxy to S3 that a test can cut (connections reset, new ones refused) and restore."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def restore(self) -> None:
-        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port, reuse_address=True)
-
-    async def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
-
-        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(Exception):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.transport.abort()
-
-        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
-        self._writers -= {writer, up_writer}
-
-
 @pytest.fixture
 async def proxy(local_s3: LocalS3) -> AsyncIterator[TcpProxy]:
-    proxy = TcpProxy(local_s3.port)
-    await proxy.restore()
+    proxy = await TcpProxy(local_s3.host, local_s3.port).start()
     yield proxy
     await proxy.cut()
 
@@ -102,7 +57,7 @@ async def test_s3_unavailable_for_a_while_is_retried_with_backoff_and_completes(
     amqp_url: str, local_s3: LocalS3, run_id: str, tmp_path: Path, proxy: TcpProxy
 ) -> None:
     direct = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", tmp_path / "work")
-    via_proxy = direct.model_copy(update={"s3_endpoint_url": proxy.url})
+    via_proxy = direct.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{proxy.port}"})
     async with processor_env(direct, start=False) as env, running(via_proxy):
         await proxy.cut()
         video_id = await submit(env.publisher, env.storage, tiny_h264(tmp_path / "v.mp4", 2))
@@ -127,7 +82,7 @@ async def test_s3_gone_for_good_parks_the_job_after_its_attempts_spaced_by_the_b
         retry_delays_ms=(500, 1000, 2000),  # the production tiers (2 s, 10 s, 30 s), scaled down
     )
     direct = processor_settings(amqp_url, local_s3, f"proc-faults-{run_id}", tmp_path / "work")
-    via_proxy = direct.model_copy(update={"s3_endpoint_url": proxy.url})
+    via_proxy = direct.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{proxy.port}"})
     async with processor_env(direct, start=False) as env:
         async with env.amqp.channel() as channel:
             await declare_queue(channel, spec)
