@@ -46,6 +46,21 @@ def scratch_vhost() -> Iterator[str]:
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
 
 
+def service_env(dsn: str, amqp_url: str, port: int, keys_dir: str, **extra: str) -> dict[str, str]:
+    """The settings every benchmarked service needs (its scratch database and vhost, a loopback port, the token
+    keys, quiet JSON logs), plus its own."""
+    return {
+        "DATABASE_URL": dsn,
+        "AMQP_URL": amqp_url,
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(port),
+        "JWT_PUBLIC_KEYS_DIR": f"{keys_dir}/public",
+        "LOG_LEVEL": "warning",
+        "LOG_FORMAT": "json",
+        **extra,
+    }
+
+
 def rss_mib(pid: int | None = None) -> float:
     """Resident set size of a process (this one by default), from /proc."""
     with open(f"/proc/{pid or os.getpid()}/status") as status:

@@ -30,7 +30,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._infra import percentile, scratch_database, scratch_vhost, served
+from bench._infra import percentile, scratch_database, scratch_vhost, served, service_env
 from servicekit.db import create_pool
 from servicekit.tokens import generate_keypair
 
@@ -142,20 +142,17 @@ async def run(args: argparse.Namespace) -> None:
         generate_keypair(Path(keys) / "private.pem", Path(keys) / "public", "bench-1")
         async with scratch_database() as dsn:
             auth_port = free_port()
-            env = {
-                "DATABASE_URL": dsn,
-                "DB_SCHEMA": SCHEMA,
-                "AMQP_URL": amqp_url,
-                "HTTP_HOST": "127.0.0.1",
-                "HTTP_PORT": str(auth_port),
-                "JWT_PRIVATE_KEY_FILE": f"{keys}/private.pem",
-                "JWT_PUBLIC_KEYS_DIR": f"{keys}/public",
-                "JWT_KEY_ID": "bench-1",
-                "LOG_LEVEL": "warning",
-                "LOG_FORMAT": "json",
+            env = service_env(
+                dsn,
+                amqp_url,
+                auth_port,
+                keys,
+                DB_SCHEMA=SCHEMA,
+                JWT_PRIVATE_KEY_FILE=f"{keys}/private.pem",
+                JWT_KEY_ID="bench-1",
                 # The login benchmark fires every login from one address at one account; keep the throttle out of it.
-                "LOGIN_MAX_FAILURES": "1000000",
-            }
+                LOGIN_MAX_FAILURES="1000000",
+            )
             auth = f"http://127.0.0.1:{auth_port}"
             async with served([sys.executable, "-m", "auth_svc"], env, f"{auth}/readyz"):
                 user_id, token = await register_and_login(auth, "bench@example.com")

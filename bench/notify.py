@@ -32,7 +32,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._infra import cpu_seconds, machine_busy_seconds, rss_mib, scratch_database, scratch_vhost, served
+from bench._infra import (
+    cpu_seconds,
+    machine_busy_seconds,
+    rss_mib,
+    scratch_database,
+    scratch_vhost,
+    served,
+    service_env,
+)
 from contracts import new_envelope
 from contracts.events import ResultObject, UserRegisteredV1, VideoProcessedV1
 from contracts.topology import NOTIFY_VIDEO_OUTCOMES
@@ -191,18 +199,15 @@ async def main(n: int, rounds: int, concurrency: int) -> None:
             generate_keypair(Path(keys) / "private.pem", Path(keys) / "public", "bench")
             async with scratch_database() as dsn:
                 http_port = free_port()
-                env = {
-                    "DATABASE_URL": dsn,
-                    "AMQP_URL": amqp_url,
-                    "HTTP_HOST": "127.0.0.1",
-                    "HTTP_PORT": str(http_port),
-                    "SMTP_HOST": "127.0.0.1",
-                    "SMTP_PORT": str(port),
-                    "JWT_PUBLIC_KEYS_DIR": f"{keys}/public",
-                    "DB_POOL_MAX": str(concurrency),  # the outcome consumer's prefetch
-                    "LOG_LEVEL": "warning",
-                    "LOG_FORMAT": "json",
-                }
+                env = service_env(
+                    dsn,
+                    amqp_url,
+                    http_port,
+                    keys,
+                    SMTP_HOST="127.0.0.1",
+                    SMTP_PORT=str(port),
+                    DB_POOL_MAX=str(concurrency),  # the outcome consumer's prefetch
+                )
                 base = f"http://127.0.0.1:{http_port}"
                 async with served([sys.executable, "-m", "notify_svc"], env, f"{base}/readyz") as pid:
                     await measure(n, rounds, concurrency, port, counter, dsn, amqp_url, pid, f"{base}/metrics")

@@ -32,7 +32,7 @@ from boto3.s3.transfer import TransferConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._infra import scratch_database, scratch_vhost, served
+from bench._infra import scratch_database, scratch_vhost, served, service_env
 from ops.localinfra import LocalS3, free_port
 from servicekit.tokens import TokenSigner, generate_keypair
 
@@ -127,20 +127,17 @@ async def video_service(s3_url: str) -> AsyncIterator[Service]:
         )
         async with scratch_database() as dsn:
             port = free_port()
-            env = {
-                "DATABASE_URL": dsn,
-                "DB_SCHEMA": "video",
-                "AMQP_URL": amqp_url,
-                "HTTP_HOST": "127.0.0.1",
-                "HTTP_PORT": str(port),
-                "S3_ENDPOINT_URL": s3_url,
-                "S3_BUCKET": BUCKET,
-                "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
-                "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
-                "JWT_PUBLIC_KEYS_DIR": f"{keys}/public",
-                "LOG_LEVEL": "warning",
-                "LOG_FORMAT": "json",
-            }
+            env = service_env(
+                dsn,
+                amqp_url,
+                port,
+                keys,
+                DB_SCHEMA="video",
+                S3_ENDPOINT_URL=s3_url,
+                S3_BUCKET=BUCKET,
+                AWS_ACCESS_KEY_ID=CREDENTIALS["aws_access_key_id"],
+                AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
+            )
             base = f"http://127.0.0.1:{port}"
             async with served([sys.executable, "-m", "video_svc"], env, f"{base}/readyz") as pid:
                 owner = uuid.uuid4()
