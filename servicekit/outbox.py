@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -26,12 +27,21 @@ log = structlog.get_logger(__name__)
 
 async def enqueue(conn: asyncpg.Connection, envelope: Envelope[Any]) -> None:
     """Add an event to the outbox inside the caller's transaction."""
+    await enqueue_many(conn, [envelope])
+
+
+async def enqueue_many(conn: asyncpg.Connection, envelopes: Sequence[Envelope[Any]]) -> None:
+    """Add several events to the outbox in one round trip, in this order."""
     await conn.execute(
-        "INSERT INTO outbox (event_id, event_type, body, headers) VALUES ($1, $2, $3, $4::jsonb)",
-        envelope.id,
-        envelope.type,
-        encode(envelope),
-        json.dumps(amqp_headers(envelope)),
+        "INSERT INTO outbox (event_id, event_type, body, headers) "
+        "SELECT e.id, e.type, e.body, e.headers "
+        "FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::jsonb[]) "
+        "WITH ORDINALITY AS e(id, type, body, headers, n) "
+        "ORDER BY e.n",
+        [e.id for e in envelopes],
+        [e.type for e in envelopes],
+        [encode(e) for e in envelopes],
+        [json.dumps(amqp_headers(e)) for e in envelopes],
     )
 
 

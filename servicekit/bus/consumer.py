@@ -143,6 +143,26 @@ class Consumer:
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         structlog.contextvars.clear_contextvars()
+        decoded = await self._decode(message)
+        if decoded is None:
+            return
+        envelope, attempt = decoded
+        handler = self._handlers[envelope.type]
+        started = time.perf_counter()
+        try:
+            outcome = await self._run(handler, envelope, message, attempt)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._failed(message, exc, envelope.type, attempt)
+            return
+        finally:
+            HANDLER_LATENCY.labels(self._service, self.spec.name, envelope.type).observe(time.perf_counter() - started)
+        await self._settle(message, envelope.type, outcome)
+
+    async def _decode(self, message: AbstractIncomingMessage) -> tuple[Envelope[EventData], int] | None:
+        """The message's envelope and attempt number, with its log context bound; None when it was parked
+        instead (malformed, or a type this consumer has no handler for)."""
         # Handler starts so far: retries carry our attempt header; crashes and lost connections show up in
         # the broker's delivery count (quorum queues) of the same message.
         attempt = (
@@ -153,38 +173,28 @@ class Consumer:
         except MalformedEvent as exc:
             log.error("message_malformed", queue=self.spec.name, error=str(exc)[:500])
             await self._park(message, "malformed", str(exc), "unknown", attempt)
-            return
-        structlog.contextvars.bind_contextvars(
-            event_id=str(envelope.id),
-            event_type=envelope.type,
-            correlation_id=envelope.correlationid,
-            subject=envelope.subject,
-            queue=self.spec.name,
-        )
-        handler = self._handlers.get(envelope.type)
-        if handler is None:
+            return None
+        bind_log_context(envelope, self.spec.name)
+        if not self._handles(envelope.type):
             await self._park(message, "unhandled_type", f"no handler for {envelope.type}", envelope.type, attempt)
-            return
-        started = time.perf_counter()
-        try:
-            outcome = await self._run(handler, envelope, message, attempt)
-        except asyncio.CancelledError:
-            raise
-        except PermanentError as exc:
+            return None
+        return envelope, attempt
+
+    def _handles(self, event_type: str) -> bool:
+        return event_type in self._handlers
+
+    async def _failed(self, message: AbstractIncomingMessage, exc: Exception, event_type: str, attempt: int) -> None:
+        """A handler failed on this message: park it (PermanentError) or retry it."""
+        if isinstance(exc, PermanentError):
             log.error("handler_permanent_error", error=str(exc)[:500], attempt=attempt)
-            await self._park(message, "permanent_error", str(exc), envelope.type, attempt)
-            return
-        except Exception as exc:
-            await self._retry_or_park(message, exc, envelope.type, attempt)
-            return
-        finally:
-            HANDLER_LATENCY.labels(self._service, self.spec.name, envelope.type).observe(time.perf_counter() - started)
-        await self._settle(message, envelope.type, outcome)
+            await self._park(message, "permanent_error", str(exc), event_type, attempt)
+        else:
+            await self._retry_or_park(message, exc, event_type, attempt)
 
     async def _run(
         self, handler: Handler, envelope: Envelope[EventData], message: AbstractIncomingMessage, attempt: int
     ) -> str:
-        reprocess = message.headers.get(REPLAY_MODE_HEADER) == "reprocess" and REPLAY_ID_HEADER in message.headers
+        reprocess = reprocess_requested(message)
         if self._pool is None:
             await handler(
                 envelope.data, MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), None)
@@ -205,6 +215,10 @@ class Consumer:
         await self._ack(message)
         MESSAGES_CONSUMED.labels(self._service, self.spec.name, event_type, outcome).inc()
         log.info("message_handled", outcome=outcome)
+
+    def _count_settled(self, envelope: Envelope[EventData], outcome: str) -> None:
+        MESSAGES_CONSUMED.labels(self._service, self.spec.name, envelope.type, outcome).inc()
+        log.info("message_handled", outcome=outcome, event_id=str(envelope.id), event_type=envelope.type)
 
     async def _retry_or_park(
         self, message: AbstractIncomingMessage, exc: Exception, event_type: str, attempt: int
@@ -257,11 +271,27 @@ class Consumer:
         await self._ack(message)
         return True
 
-    async def _ack(self, message: AbstractIncomingMessage) -> None:
+    async def _ack(self, message: AbstractIncomingMessage, *, multiple: bool = False) -> None:
         try:
-            await message.ack()
+            await message.ack(multiple=multiple)
         except Exception as exc:  # channel lost: the broker redelivers and the inbox drops the duplicate
             log.warning("ack_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def bind_log_context(envelope: Envelope[EventData], queue: str) -> None:
+    """The message's identity on every log line written while it is handled."""
+    structlog.contextvars.bind_contextvars(
+        event_id=str(envelope.id),
+        event_type=envelope.type,
+        correlation_id=envelope.correlationid,
+        subject=envelope.subject,
+        queue=queue,
+    )
+
+
+def reprocess_requested(message: AbstractIncomingMessage) -> bool:
+    """An operator replayed this message to be handled again although the inbox has seen it."""
+    return message.headers.get(REPLAY_MODE_HEADER) == "reprocess" and REPLAY_ID_HEADER in message.headers
 
 
 def _int_header(value: object) -> int:
