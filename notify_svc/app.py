@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +16,8 @@ from notify_svc.mailer import Mailer, SmtpConfig
 from notify_svc.openapi import SPEC
 from notify_svc.service import Notifier
 from notify_svc.settings import Settings
+from servicekit.bus import Handler
+from servicekit.bus.batch import Batched
 from servicekit.db import create_pool
 from servicekit.http import base_app
 from servicekit.runtime import CleanupCtx, broker, consumers, database, outbox_relay
@@ -71,12 +73,13 @@ def _consumers(settings: Settings, outcome_queue: QueueSpec, directory_queue: Qu
             starttls=settings.smtp_starttls,
             use_tls=settings.smtp_use_tls,
             timeout=settings.smtp_timeout_seconds,
-        )
+        ),
+        max_idle=settings.db_pool_max,  # as many as the outcome consumer sends at once, so none is re-opened
     )
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         notifier = Notifier(templates, mailer, sender, settings.app_base_url, log_pool=app[LOG_POOL])
-        bindings = [
+        bindings: list[tuple[QueueSpec, Mapping[str, Handler] | Batched]] = [
             (directory_queue, directory_handlers()),
             (outcome_queue, outcome_handlers(outcome_queue, notifier)),
         ]

@@ -6,13 +6,12 @@ so other users' e-mails keep flowing); `PermanentError` parks it at once in `<qu
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 
 import structlog
 from prometheus_client import Counter
 
 from contracts.events import (
-    NotificationKind,
     NotificationSentV1,
     UserRegisteredV1,
     VideoFailedV1,
@@ -21,15 +20,14 @@ from contracts.events import (
 from contracts.topology import QueueSpec
 from notify_svc import service
 from notify_svc.mailer import DeliveryDeferred
-from notify_svc.service import NotificationRejected, Notifier, RecipientUnknown
+from notify_svc.service import NotificationRejected, Notifier, Outcome, RecipientUnknown
 from servicekit import outbox
 from servicekit.bus import Handler, MessageContext, PermanentError
+from servicekit.bus.batch import Batched, BatchItem
 
 SOURCE = "framepipe/notify_svc"
 
 EMAILS = Counter("notify_emails_total", "E-mail attempts by outcome kind and result", ["kind", "status"])
-
-UseCase = Callable[..., Awaitable[NotificationSentV1 | None]]
 
 
 def directory_handlers() -> dict[str, Handler]:
@@ -43,28 +41,32 @@ def directory_handlers() -> dict[str, Handler]:
     return {UserRegisteredV1.event_type: on_user_registered}
 
 
-def outcome_handlers(spec: QueueSpec, notifier: Notifier) -> dict[str, Handler]:
-    async def on_video_processed(event: VideoProcessedV1, ctx: MessageContext) -> None:
-        await _notify(service.notify_processed, NotificationKind.PROCESSED, event, ctx)
+def outcome_handlers(spec: QueueSpec, notifier: Notifier) -> Batched:
+    """Both outcome types in one batch handler: the outcomes waiting together are e-mailed together."""
 
-    async def on_video_failed(event: VideoFailedV1, ctx: MessageContext) -> None:
-        await _notify(service.notify_failed, NotificationKind.FAILED, event, ctx)
+    async def on_outcomes(items: Sequence[BatchItem]) -> list[Exception | None]:
+        conn = items[0][1].db
+        outcomes = [
+            Outcome(ctx.envelope.id, event, last_attempt=ctx.attempt >= spec.max_attempts) for event, ctx in items
+        ]
+        results = await service.notify_outcomes(conn, notifier, outcomes)
+        answers: list[Exception | None] = []
+        follow_ups = []
+        for (_, ctx), outcome, result in zip(items, outcomes, results, strict=True):
+            kind = outcome.kind.value
+            if isinstance(result, NotificationRejected):
+                EMAILS.labels(kind, "failed").inc()
+                answers.append(PermanentError(str(result)))
+                continue
+            if isinstance(result, DeliveryDeferred | RecipientUnknown):
+                EMAILS.labels(kind, "failed" if outcome.last_attempt else "retry").inc()
+            if isinstance(result, NotificationSentV1):
+                EMAILS.labels(kind, "sent").inc()
+                follow_ups.append(ctx.follow_up(result, SOURCE))
+                result = None
+            answers.append(result)
+        if follow_ups:
+            await outbox.enqueue_many(conn, follow_ups)
+        return answers
 
-    async def _notify(
-        use_case: UseCase, kind: NotificationKind, event: VideoProcessedV1 | VideoFailedV1, ctx: MessageContext
-    ) -> None:
-        structlog.contextvars.bind_contextvars(user_id=str(event.owner_id), video_id=str(event.video_id))
-        last_attempt = ctx.attempt >= spec.max_attempts
-        try:
-            sent = await use_case(ctx.db, notifier, event, ctx.envelope.id, last_attempt=last_attempt)
-        except NotificationRejected as exc:
-            EMAILS.labels(kind.value, "failed").inc()
-            raise PermanentError(str(exc)) from None
-        except (DeliveryDeferred, RecipientUnknown):
-            EMAILS.labels(kind.value, "failed" if last_attempt else "retry").inc()
-            raise
-        if sent is not None:
-            EMAILS.labels(kind.value, "sent").inc()
-            await outbox.enqueue(ctx.db, ctx.follow_up(sent, SOURCE))
-
-    return {VideoProcessedV1.event_type: on_video_processed, VideoFailedV1.event_type: on_video_failed}
+    return Batched({VideoProcessedV1.event_type: on_outcomes, VideoFailedV1.event_type: on_outcomes})

@@ -1,24 +1,26 @@
 """notify_svc's use cases: keep the recipient directory, e-mail each outcome once, list a user's notifications.
 
 Exactly one e-mail per outcome, although the e-mail is a side effect outside the database:
-- The handler runs in the consumer's transaction with the inbox row already claimed, so two deliveries of
-  the same outcome never run at once (the second waits on the inbox row, then sees a duplicate).
-- The `notifications` row (UNIQUE event_id) is written as `sent` in that same transaction, after the SMTP
-  server accepted the message. A redelivery finds the inbox row; a replay after the inbox forgot it finds
-  `sent`; neither sends again.
-- A failed attempt rolls the transaction back (inbox row included) so the wrapper's retry runs the handler
-  again. Its `pending` / `failed` status is therefore written through a separate pool, committed on its
-  own before the exception is raised, so the log tells the truth about attempts that did not send. (A
-  separate pool rather than the consumers' one: a burst of failures must not wait for connections that
-  their own transactions hold.)
-- The one edge left is a crash (or a failed commit) after the SMTP server accepted the message and before
-  the commit: the outcome is handled again and the e-mail is sent again, at least once rather than never,
+- Outcomes are handled in batches (docs/decisions/0008), in the consumer's transaction with their inbox rows
+  already claimed, so two deliveries of the same outcome never run at once (the second waits on the inbox row,
+  then sees a duplicate).
+- The `notifications` rows (UNIQUE event_id) of the e-mails the SMTP server accepted are written as `sent` in that
+  same transaction. A redelivery finds the inbox row; a replay after the inbox forgot it finds `sent`; neither
+  sends again.
+- An outcome whose e-mail was not sent writes nothing in that transaction: the consumer releases its inbox claim
+  while the others commit, and retries it. Its `pending` / `failed` status is therefore written through a
+  separate pool, committed on its own, so the log tells the truth about attempts that did not send. (A separate
+  pool rather than the consumers' one: a burst of failures must not wait for connections that their own
+  transactions hold.)
+- The one edge left is a crash (or a failed commit) after the SMTP server accepted a batch's messages and before
+  the commit: those outcomes are handled again and their e-mails sent again, at least once rather than never,
   with the same Message-ID (`<event_id@framepipe>`), which lets mail systems and clients drop the copy."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -67,83 +69,93 @@ async def register_recipient(conn: asyncpg.Connection, event: UserRegisteredV1) 
     await store.upsert_recipient(conn, event.user_id, address, event.name, event.registered_at)
 
 
-async def notify_processed(
-    conn: asyncpg.Connection, notifier: Notifier, event: VideoProcessedV1, event_id: uuid.UUID, *, last_attempt: bool
-) -> NotificationSentV1 | None:
-    def letter(name: str | None) -> Letter:
-        return notifier.templates.processed(
-            name=name,
-            video_id=event.video_id,
-            filename=event.filename,
-            frame_count=event.frame_count,
-            link=notifier.video_link(event.video_id),
-        )
+@dataclass(frozen=True)
+class Outcome:
+    """A video's outcome event to e-mail its owner about, as delivered this time."""
 
-    outcome = _Outcome(event_id, NotificationKind.PROCESSED, event.owner_id, event.video_id)
-    return await _deliver(conn, notifier, outcome, letter, last_attempt)
+    event_id: uuid.UUID
+    event: VideoProcessedV1 | VideoFailedV1
+    last_attempt: bool
 
+    @property
+    def kind(self) -> NotificationKind:
+        return NotificationKind.PROCESSED if isinstance(self.event, VideoProcessedV1) else NotificationKind.FAILED
 
-async def notify_failed(
-    conn: asyncpg.Connection, notifier: Notifier, event: VideoFailedV1, event_id: uuid.UUID, *, last_attempt: bool
-) -> NotificationSentV1 | None:
-    def letter(name: str | None) -> Letter:
+    def letter(self, notifier: Notifier, name: str | None) -> Letter:
+        e, link = self.event, notifier.video_link(self.event.video_id)
+        if isinstance(e, VideoProcessedV1):
+            return notifier.templates.processed(
+                name=name, video_id=e.video_id, filename=e.filename, frame_count=e.frame_count, link=link
+            )
         return notifier.templates.failed(
-            name=name,
-            video_id=event.video_id,
-            filename=event.filename,
-            code=event.error.code,
-            link=notifier.video_link(event.video_id),
+            name=name, video_id=e.video_id, filename=e.filename, code=e.error.code, link=link
         )
-
-    outcome = _Outcome(event_id, NotificationKind.FAILED, event.owner_id, event.video_id)
-    return await _deliver(conn, notifier, outcome, letter, last_attempt)
 
 
 @dataclass(frozen=True)
-class _Outcome:
-    event_id: uuid.UUID
-    kind: NotificationKind
-    user_id: uuid.UUID
-    video_id: uuid.UUID
+class _Sent:
+    row: store.NewNotification
+    sent_at: datetime
 
 
-async def _deliver(
-    conn: asyncpg.Connection,
-    notifier: Notifier,
-    outcome: _Outcome,
-    render: Callable[[str | None], Letter],
-    last_attempt: bool,
-) -> NotificationSentV1 | None:
-    """Send the outcome's e-mail unless it was sent already; returns the event to publish after a send."""
-    known = await store.outcome_context(conn, outcome.event_id, outcome.user_id)
+async def notify_outcomes(
+    conn: asyncpg.Connection, notifier: Notifier, outcomes: Sequence[Outcome]
+) -> list[NotificationSentV1 | Exception | None]:
+    """E-mail each outcome unless it was sent already, all at once. One result per outcome: the event to publish
+    after a send, None when it had been sent before, or why it was not sent (`RecipientUnknown`,
+    `NotificationRejected`, `DeliveryDeferred`, or any other error); an outcome not sent wrote nothing through
+    `conn`, so its inbox claim can be released while the others commit."""
+    known = await store.outcome_contexts(conn, [(o.event_id, o.event.owner_id) for o in outcomes])
+    attempts = await asyncio.gather(
+        *(_attempt(notifier, o, k) for o, k in zip(outcomes, known, strict=True)), return_exceptions=True
+    )
+    sent = [a for a in attempts if isinstance(a, _Sent)]
+    ids = await store.record_sent(conn, [(a.row, a.sent_at) for a in sent]) if sent else {}
+    results: list[NotificationSentV1 | Exception | None] = []
+    for outcome, attempt in zip(outcomes, attempts, strict=True):
+        if isinstance(attempt, _Sent):
+            results.append(
+                NotificationSentV1(
+                    notification_id=ids[outcome.event_id],
+                    user_id=outcome.event.owner_id,
+                    video_id=outcome.event.video_id,
+                    kind=outcome.kind,
+                    sent_at=attempt.sent_at,
+                )
+            )
+        elif isinstance(attempt, Exception) or attempt is None:
+            results.append(attempt)
+        else:
+            raise attempt  # cancelled
+    return results
+
+
+async def _attempt(notifier: Notifier, outcome: Outcome, known: store.OutcomeContext) -> _Sent | None:
+    """One outcome's e-mail (in a task of its own, so its log context is its own)."""
+    structlog.contextvars.bind_contextvars(
+        event_id=str(outcome.event_id), user_id=str(outcome.event.owner_id), video_id=str(outcome.event.video_id)
+    )
     if known.status == "sent":
         log.info("notification_already_sent")
         return None
     recipient = known.recipient
-    letter = render(recipient.name if recipient else None)
+    letter = outcome.letter(notifier, recipient.name if recipient else None)
     row = store.NewNotification(
         id=uuid.uuid4(),
         event_id=outcome.event_id,
-        user_id=outcome.user_id,
-        video_id=outcome.video_id,
+        user_id=outcome.event.owner_id,
+        video_id=outcome.event.video_id,
         kind=outcome.kind.value,
         subject=letter.subject,
         message_id=message_id_for(outcome.event_id),
         recipient=recipient.email if recipient else None,
     )
     if recipient is None:
-        await _record_unsent(notifier, row, "failed" if last_attempt else "pending", "recipient not known yet")
-        raise RecipientUnknown(f"no registration event for user {outcome.user_id} yet")
-    await _send(notifier, row, letter, recipient, last_attempt)
-    sent_at = datetime.now(UTC)
-    notification_id = await store.record_sent(conn, row, sent_at)
-    return NotificationSentV1(
-        notification_id=notification_id,
-        user_id=outcome.user_id,
-        video_id=outcome.video_id,
-        kind=outcome.kind,
-        sent_at=sent_at,
-    )
+        status = "failed" if outcome.last_attempt else "pending"
+        await _record_unsent(notifier, row, status, "recipient not known yet")
+        raise RecipientUnknown(f"no registration event for user {outcome.event.owner_id} yet")
+    await _send(notifier, row, letter, recipient, outcome.last_attempt)
+    return _Sent(row, datetime.now(UTC))
 
 
 async def _send(

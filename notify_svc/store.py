@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,37 +48,52 @@ class OutcomeContext:
     recipient: Recipient | None
 
 
-async def outcome_context(conn: asyncpg.Connection, event_id: uuid.UUID, user_id: uuid.UUID) -> OutcomeContext:
-    """What sending an outcome's e-mail needs to know, in one round trip."""
-    row = await conn.fetchrow(
-        "SELECT (SELECT status FROM notifications WHERE event_id = $1) AS status, "
-        "r.email, r.name FROM (SELECT 1) AS one LEFT JOIN recipients r ON r.user_id = $2",
-        event_id,
-        user_id,
+async def outcome_contexts(
+    conn: asyncpg.Connection, outcomes: Sequence[tuple[uuid.UUID, uuid.UUID]]
+) -> list[OutcomeContext]:
+    """What sending each outcome's e-mail needs to know (`(event_id, user_id)` pairs), in one round trip."""
+    rows = await conn.fetch(
+        "SELECT n.status, r.email, r.name "
+        "FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS o(event_id, user_id, i) "
+        "LEFT JOIN notifications n ON n.event_id = o.event_id LEFT JOIN recipients r ON r.user_id = o.user_id "
+        "ORDER BY o.i",
+        [event_id for event_id, _ in outcomes],
+        [user_id for _, user_id in outcomes],
     )
-    recipient = Recipient(user_id, row["email"], row["name"]) if row["email"] is not None else None
-    return OutcomeContext(row["status"], recipient)
+    return [
+        OutcomeContext(
+            row["status"], Recipient(user_id, row["email"], row["name"]) if row["email"] is not None else None
+        )
+        for (_, user_id), row in zip(outcomes, rows, strict=True)
+    ]
 
 
-async def record_sent(conn: asyncpg.Connection, n: NewNotification, sent_at: datetime) -> uuid.UUID:
-    """The row as sent; an earlier pending/failed row of the same outcome keeps its id and creation time."""
-    notification_id: uuid.UUID = await conn.fetchval(
+async def record_sent(
+    conn: asyncpg.Connection, sent: Sequence[tuple[NewNotification, datetime]]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """The rows as sent, in one round trip; returns event id -> notification id (an earlier pending/failed row
+    of the same outcome keeps its id and creation time)."""
+    rows = await conn.fetch(
         "INSERT INTO notifications (id, event_id, user_id, video_id, kind, status, subject, message_id, recipient, "
-        "attempts, sent_at) VALUES ($1, $2, $3, $4, $5, 'sent', $6, $7, $8, 1, $9) "
+        "attempts, sent_at) "
+        "SELECT id, event_id, user_id, video_id, kind, 'sent', subject, message_id, recipient, 1, sent_at "
+        "FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], "
+        "$9::timestamptz[]) AS s(id, event_id, user_id, video_id, kind, subject, message_id, recipient, sent_at) "
         "ON CONFLICT (event_id) DO UPDATE SET status = 'sent', subject = EXCLUDED.subject, "
-        "recipient = EXCLUDED.recipient, attempts = notifications.attempts + 1, last_error = NULL, sent_at = $9 "
-        "RETURNING id",
-        n.id,
-        n.event_id,
-        n.user_id,
-        n.video_id,
-        n.kind,
-        n.subject,
-        n.message_id,
-        n.recipient,
-        sent_at,
+        "recipient = EXCLUDED.recipient, attempts = notifications.attempts + 1, last_error = NULL, "
+        "sent_at = EXCLUDED.sent_at "
+        "RETURNING event_id, id",
+        [n.id for n, _ in sent],
+        [n.event_id for n, _ in sent],
+        [n.user_id for n, _ in sent],
+        [n.video_id for n, _ in sent],
+        [n.kind for n, _ in sent],
+        [n.subject for n, _ in sent],
+        [n.message_id for n, _ in sent],
+        [n.recipient for n, _ in sent],
+        [sent_at for _, sent_at in sent],
     )
-    return notification_id
+    return {row["event_id"]: row["id"] for row in rows}
 
 
 async def record_unsent(conn: asyncpg.Connection, n: NewNotification, status: str, error: str) -> None:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from contracts.topology import QueueSpec
 from servicekit.bus import Consumer, Handler, Publisher, check_broker, connect, declare_topology
+from servicekit.bus.batch import BatchConsumer, Batched
 from servicekit.db import check_database, create_pool, migrate
 from servicekit.http import add_readiness_check
 from servicekit.logging import configure_logging
@@ -97,24 +98,27 @@ def outbox_relay(settings: DatabaseSettings, service: str) -> CleanupCtx:
 
 def consumers(
     service: str,
-    bindings: Sequence[tuple[QueueSpec, Mapping[str, Handler]]],
+    bindings: Sequence[tuple[QueueSpec, Mapping[str, Handler] | Batched]],
     *,
     prefetch: int = 10,
     use_database: bool = True,
     grace_seconds: float = 10.0,
 ) -> CleanupCtx:
+    """One consumer per binding: per-message handlers, or `Batched` ones (which need the database)."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         started: list[Consumer] = []
         for spec, handlers in bindings:
-            consumer = Consumer(
-                app[AMQP],
-                spec,
-                handlers,
-                app[PUBLISHER],
-                service=service,
-                pool=app[POOL] if use_database else None,
-                prefetch=prefetch,
-            )
+            consumer: Consumer
+            if isinstance(handlers, Batched):
+                consumer = BatchConsumer(
+                    app[AMQP], spec, handlers, app[PUBLISHER], service=service, pool=app[POOL], prefetch=prefetch
+                )
+            else:
+                pool = app[POOL] if use_database else None
+                consumer = Consumer(
+                    app[AMQP], spec, handlers, app[PUBLISHER], service=service, pool=pool, prefetch=prefetch
+                )
             await consumer.start()
             started.append(consumer)
         app[CONSUMERS] = started
