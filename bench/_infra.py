@@ -86,6 +86,25 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_process(groups: dict[str, str]) -> dict[str, float]:
+    """CPU seconds used so far by every process, summed by group: `groups` maps a group name to a substring of
+    the command line (first match wins); the rest are grouped by program name (postgres, beam.smp, ...)."""
+    totals: dict[str, float] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # exited meanwhile
+        name, fields = stat.split("(", 1)[1].rsplit(")", 1)
+        values = fields.split()
+        group = next((g for g, needle in groups.items() if needle in cmdline), name)
+        totals[group] = totals.get(group, 0.0) + (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
