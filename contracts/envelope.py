@@ -37,6 +37,18 @@ class Envelope(BaseModel, Generic[D]):
     data: D
 
 
+_PARAMETRIZED: dict[type[Any], type[Envelope[Any]]] = {}
+
+
+def envelope_type(model: type[D]) -> type[Envelope[D]]:
+    """`Envelope[model]`, kept for good: pydantic holds parametrized models only weakly, so after a full garbage
+    collection the next `Envelope[model]` builds the class again (about 2 ms, against 20 µs for an envelope)."""
+    cls = _PARAMETRIZED.get(model)
+    if cls is None:
+        cls = _PARAMETRIZED[model] = Envelope[model]  # type: ignore[valid-type]
+    return cls
+
+
 class _RawEnvelope(Envelope[Any]):
     data: dict[str, Any]
 
@@ -56,7 +68,7 @@ def new_envelope(
 ) -> Envelope[D]:
     """Wrap a payload. A fresh correlation id is minted when none is given (the event starts a chain)."""
     eid = event_id or uuid.uuid4()
-    envelope: Envelope[D] = Envelope[type(data)](  # type: ignore[misc,operator]
+    envelope: Envelope[D] = envelope_type(type(data))(
         id=eid,
         source=source,
         type=data.event_type,
@@ -99,4 +111,4 @@ def decode(body: bytes | str) -> Envelope[EventData]:
     except (ValidationError, LookupError, json.JSONDecodeError) as exc:
         raise MalformedEvent(str(exc)) from exc
     fields = raw.model_dump(exclude={"data"})
-    return Envelope[model](**fields, data=data)  # type: ignore[valid-type]
+    return envelope_type(model)(**fields, data=data)
