@@ -21,6 +21,12 @@ MESSAGES_CONSUMED = Counter(
     "bus_messages_consumed_total", "Messages handled by outcome", ["service", "queue", "type", "outcome"]
 )
 HANDLER_LATENCY = Histogram("bus_handler_duration_seconds", "Message handler latency", ["service", "queue", "type"])
+BATCH_SIZE = Histogram(
+    "bus_batch_size",
+    "Messages handed to a batch handler at once",
+    ["service", "queue"],
+    buckets=(1, 2, 3, 5, 8, 13, 21, 34, 55, 89),
+)
 MESSAGES_PUBLISHED = Counter("bus_messages_published_total", "Events published (confirmed)", ["service", "type"])
 OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox row", ["service"])

@@ -10,7 +10,7 @@ KNOWN_METRICS = {
     "bus_handler_duration_seconds_bucket", "bus_messages_published_total", "outbox_pending_events",
     "outbox_oldest_pending_age_seconds", "processor_jobs_total", "processor_job_duration_seconds_bucket",
     "processor_ffmpeg_duration_seconds_bucket", "processor_jobs_in_flight", "notify_emails_total",
-    "rabbitmq_queue_messages_ready", "rabbitmq_queue_consumers",
+    "rabbitmq_queue_messages_ready", "rabbitmq_queue_consumers", "bus_batch_size_sum", "bus_batch_size_count",
 }
 PROMQL_WORDS = {
     "sum", "by", "rate", "histogram_quantile", "clamp_min", "max", "increase", "le", "service", "queue",

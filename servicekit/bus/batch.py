@@ -4,17 +4,18 @@ For handlers whose cost is mostly round trips per message (notify_svc: BEGIN, th
 lookup, the log row, the outbox row, COMMIT), handling what is waiting together makes those round trips per
 batch. Each message still gets the Consumer's policy on its own (decision 0008):
 
-- A batch is what is waiting when the previous batch is done, up to `prefetch` messages: nothing waits for a
-  batch to fill, so a lone message is handled at once; under load batches grow by themselves. The broker
-  delivers up to one batch ahead (QoS 2 x prefetch), so the next batch is there when one ends.
+- Two batches run at once (`slots`). A batch is what is waiting when a slot is free, up to `prefetch` messages:
+  nothing waits for a batch to fill, so a lone message is handled at once; under load batches grow by
+  themselves. The broker delivers one batch ahead, so the next is there when a slot frees.
 - Malformed and unhandled messages are parked one by one before the batch starts.
 - One transaction: the batch's inbox rows are claimed in one statement; redeliveries (and a second copy of an
   event in the same batch) are acked as duplicates without reaching the handler.
 - The handler returns one result per item, None (done) or that item's exception. The inbox rows of failed
   items are released in the same transaction and the rest commit; then failed items are retried or parked,
-  each by its own attempt count, and the rest are acked with one `multiple` ack (every lower delivery tag on
-  the channel is settled by then: batches run one at a time, in delivery order). The handler's side of the
-  contract: an item it reports as failed has written nothing through the shared connection.
+  each by its own attempt count, and the rest are acked with one `multiple` ack that reaches only up to the
+  lowest delivery tag not yet settled (the other slot's batch may hold lower tags: its own ack covers both).
+  The handler's side of the contract: an item it reports as failed has written nothing through the shared
+  connection.
 - An exception out of the handler or the database rolls the whole batch back; every item is then retried.
 - A message replayed with mode `reprocess` runs in a batch of its own: its inbox row updates an earlier one,
   which only a rollback can undo. These run first, each acked on its own."""
@@ -38,10 +39,11 @@ from contracts.topology import QueueSpec
 from servicekit import inbox
 from servicekit.bus.consumer import REPLAY_ID_HEADER, Consumer, MessageContext, bind_log_context, reprocess_requested
 from servicekit.bus.publisher import Publisher
-from servicekit.metrics import HANDLER_LATENCY
+from servicekit.metrics import BATCH_SIZE, HANDLER_LATENCY
 
 log = structlog.get_logger(__name__)
 
+SLOTS = 2  # batches running at once: a slow batch (an SMTP timeout) does not stop the queue
 BatchItem = tuple[Any, MessageContext]
 BatchHandler = Callable[[Sequence[BatchItem]], Awaitable[Sequence[Exception | None]]]
 
@@ -110,14 +112,14 @@ class BatchConsumer(Consumer):
         service: str,
         pool: asyncpg.Pool,
         prefetch: int = 10,
-        slots: int = 2,
+        slots: int = SLOTS,
     ) -> None:
-        max_batch = -(-prefetch // slots)
-        super().__init__(connection, spec, {}, publisher, service=service, pool=pool, prefetch=prefetch + max_batch)
+        # `prefetch` is the largest batch; `slots` batches run at once and one more is delivered ahead.
+        super().__init__(connection, spec, {}, publisher, service=service, pool=pool, prefetch=(slots + 1) * prefetch)
         self._batch_handlers = dict(handlers.handlers)
         self._db = pool
         self._slots = slots
-        self._max_batch = max_batch
+        self._max_batch = prefetch
         self._waiting: list[AbstractIncomingMessage] = []
         self._draining = 0
         self._stopping = False
@@ -183,6 +185,7 @@ class BatchConsumer(Consumer):
             await self._ack(due, multiple=True)
 
     async def _run_batch(self, items: list[_Item], *, reprocess: bool) -> None:
+        BATCH_SIZE.labels(self._service, self.spec.name).observe(len(items))
         started = time.perf_counter()
         try:
             results = await self._handle(items, reprocess)
