@@ -33,7 +33,6 @@ from typing import Any
 import aiohttp
 import aiosmtplib
 import asyncpg
-import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,6 +42,7 @@ from bench._infra import (
     cpu_seconds,
     machine_busy_seconds,
     rss_mib,
+    run_bench,
     scratch_database,
     scratch_vhost,
     served,
@@ -300,5 +300,4 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     configure_logging("warning", "json", service="bench")
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main(args.events, args.rounds, args.concurrency))
+    run_bench(main(args.events, args.rounds, args.concurrency))
