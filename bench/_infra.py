@@ -7,14 +7,11 @@ import contextlib
 import os
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
-import uvloop
-from aiohttp import web
 
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
@@ -62,17 +59,6 @@ def service_env(dsn: str, amqp_url: str, port: int, keys_dir: str, **extra: str)
         "LOG_FORMAT": "json",
         **extra,
     }
-
-
-def run_bench(main: Coroutine[Any, Any, None]) -> None:
-    """A benchmark's main, on uvloop as the services run: baselines and services on the same kind of loop."""
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
-
-
-def serve_bare(app: web.Application, port: int) -> None:
-    """A baseline server in its own process, on uvloop like the service it is compared with."""
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, loop=uvloop.new_event_loop())
 
 
 def rss_mib(pid: int | None = None) -> float:

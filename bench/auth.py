@@ -30,7 +30,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._infra import percentile, run_bench, scratch_database, scratch_vhost, serve_bare, served, service_env
+from bench._infra import percentile, scratch_database, scratch_vhost, served, service_env
 from servicekit.db import create_pool
 from servicekit.tokens import generate_keypair
 
@@ -228,9 +228,10 @@ def main() -> None:
     parser.add_argument("--user-id", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
-        serve_bare(bare_app(args.dsn, uuid.UUID(args.user_id)), args.serve_bare)
+        app = bare_app(args.dsn, uuid.UUID(args.user_id))
+        web.run_app(app, host="127.0.0.1", port=args.serve_bare, access_log=None, print=None)
         return
-    run_bench(run(args))
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

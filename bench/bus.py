@@ -23,7 +23,7 @@ import aio_pika
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._infra import percentile, run_bench, scratch_database, scratch_vhost
+from bench._infra import percentile, scratch_database, scratch_vhost
 from contracts import ObjectRef, VideoDeletedV1, VideoUploadedV1, encode, new_envelope
 from contracts.envelope import amqp_headers
 from contracts.topology import QueueSpec
@@ -158,4 +158,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    run_bench(main())
+    asyncio.run(main())

@@ -32,7 +32,6 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._infra import run_bench  # noqa: E402
 from ops.client_api import Api, BaseUrls  # noqa: E402
 from ops.dev_env import DEFAULTS, Ports, admin_database_url  # noqa: E402
 from ops.devstack import DevConfig, DevStack  # noqa: E402
@@ -186,4 +185,4 @@ if __name__ == "__main__":
     parser.add_argument("--samples", type=int, default=10, help="5 s videos for the overhead percentiles")
     parser.add_argument("--burst", type=int, default=100, help="uploads per burst")
     options = parser.parse_args()
-    run_bench(main(options.samples, options.burst))
+    asyncio.run(main(options.samples, options.burst))

@@ -29,7 +29,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._infra import percentile, run_bench, serve_bare
+from bench._infra import percentile
 from bench.upload import ROOT, create_bucket, video_service
 from ops.localinfra import LocalS3, free_port
 from servicekit.db import create_pool
@@ -187,9 +187,15 @@ def main() -> None:
     parser.add_argument("--owner", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
-        serve_bare(bare_app(args.dsn, uuid.UUID(args.owner)), args.serve_bare)
+        web.run_app(
+            bare_app(args.dsn, uuid.UUID(args.owner)),
+            host="127.0.0.1",
+            port=args.serve_bare,
+            access_log=None,
+            print=None,
+        )
         return
-    run_bench(run(args))
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

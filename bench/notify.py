@@ -10,8 +10,8 @@ One run measures, against one aiosmtpd server in its own process:
 and prints the throughput ratio per round and the median over the rounds (goal: >= 0.5), notify's RSS before and
 after each round (flat), and where the machine's CPU went in each notify round (by process).
 
-Both sides run on uvloop, as the services do. On a small machine the two rounds are CPU-bound, so the ratio is
-the ratio of whole-machine CPU per e-mail, and neighbours' noise moves single rounds: read the median.
+On a small machine the two rounds are CPU-bound, so the ratio is the ratio of whole-machine CPU per e-mail, and
+neighbours' noise moves single rounds: read the median.
 
     .venv/bin/python bench/notify.py [--events 1000] [--rounds 5]
 """
@@ -42,7 +42,6 @@ from bench._infra import (
     cpu_seconds,
     machine_busy_seconds,
     rss_mib,
-    run_bench,
     scratch_database,
     scratch_vhost,
     served,
@@ -300,4 +299,4 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     configure_logging("warning", "json", service="bench")
-    run_bench(main(args.events, args.rounds, args.concurrency))
+    asyncio.run(main(args.events, args.rounds, args.concurrency))

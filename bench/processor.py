@@ -15,6 +15,7 @@ Inputs are generated with lavfi and cached under /tmp/framepipe-bench.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import subprocess
@@ -25,9 +26,6 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._infra import run_bench
 from contracts import ObjectRef, ProcessingOptions, VideoUploadedV1, decode, new_envelope
 from contracts.events import ImageFormat
 from ops.localinfra import LocalS3, free_port, wait_for_port
@@ -200,7 +198,7 @@ async def report(worker: Worker, main: Path, rss_short: Path, rss_long: Path) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="2-minute 1080p input; RSS on 2 vs 10 minutes")
-    run_bench(run(parser.parse_args().full))
+    asyncio.run(run(parser.parse_args().full))
 
 
 if __name__ == "__main__":

@@ -160,5 +160,4 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--sequential", action="store_true", help="also measure one publish at a time")
     options = parser.parse_args()
-    # The default asyncio loop, not uvloop: `framepipe replay` is a CLI and runs on it, and so does the baseline.
     asyncio.run(main(options.events, options.sequential))

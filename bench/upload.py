@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/upload.py [--size-mib 256] [--rounds 2]      (1 GiB:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import statistics
@@ -31,7 +32,7 @@ from boto3.s3.transfer import TransferConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._infra import run_bench, scratch_database, scratch_vhost, served, service_env
+from bench._infra import scratch_database, scratch_vhost, served, service_env
 from ops.localinfra import LocalS3, free_port
 from servicekit.tokens import TokenSigner, generate_keypair
 
@@ -183,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=2)
-    run_bench(run(parser.parse_args()))
+    asyncio.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
-import uvloop
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
@@ -145,10 +144,7 @@ def serve(service: str, settings: S, create_app: Callable[[S], web.Application])
     configure_logging(settings.log_level, settings.log_format, service=service)
     app = create_app(settings)
     app.on_startup.append(_freeze_start_up_objects)
-    # uvloop: the same asyncio API with the loop, sockets and transports in C; a consumer that spends its time
-    # on small socket writes (every service here) uses a fifth less CPU per message.
-    loop = uvloop.new_event_loop()
-    web.run_app(app, host=settings.http_host, port=settings.http_port, access_log=None, print=None, loop=loop)
+    web.run_app(app, host=settings.http_host, port=settings.http_port, access_log=None, print=None)
 
 
 async def _freeze_start_up_objects(app: web.Application) -> None:
