@@ -42,9 +42,16 @@ INTERNAL_DETAIL = "ffprobe exited 1 reading /var/tmp/job-42/source: moov atom no
 
 
 class DeferringSink(MailSink):
-    """The test SMTP sink, plus a temporary (4xx) refusal of whole domains, as a greylisting relay does."""
+    """The test SMTP sink, plus a temporary (4xx) refusal of whole domains, as a greylisting relay does, and an
+    optional delay before each message is accepted (a slow relay)."""
 
     deferred_domains: set[str]
+    data_delay: float = 0.0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        return await super().handle_DATA(server, session, envelope)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address.rsplit("@", 1)[-1].lower() in getattr(self, "deferred_domains", set()):
@@ -339,6 +346,63 @@ async def test_smtp_stopped_for_a_while_then_started_delivers_every_pending_emai
 
     for _, address in users:
         assert len(mail_sink.to(address)) == 1
+
+
+async def test_database_connections_killed_while_batches_run_lose_no_outcome_and_copies_keep_one_message_id(
+    settings: Settings, amqp: AbstractRobustConnection, publisher: Publisher, mail_sink: DeferringSink
+) -> None:
+    users = [new_user() for _ in range(30)]
+    outcomes = [processed(user_id) for user_id, _ in users]
+    mail_sink.data_delay = 0.05  # batches are still running when the connections go
+    async with running_notify(settings, amqp) as notify:
+        for user_id, address in users:
+            await publisher.publish(registered(user_id, address))
+        await eventually(lambda: known_count(notify, len(users)), timeout=15)
+        for i, envelope in enumerate(outcomes):
+            await publisher.publish(envelope)
+            if i in (5, 20):  # a database restart, as the service sees it: every connection dropped at once
+                await asyncio.sleep(0.05)
+                await kill_connections(settings)
+        await eventually(lambda: sent_count(notify, len(outcomes)), timeout=30)
+        await eventually(lambda: drained(amqp, notify.outcomes.name), timeout=10)
+        await asyncio.sleep(0.5)
+        parked = await depth(amqp, notify.outcomes.parking_queue)
+        metrics = await (await notify.client.get("/metrics")).text()
+
+    assert parked == 0
+    retried = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("bus_messages_consumed_total") and notify.outcomes.name in line and 'outcome="retry"' in line
+    ]
+    assert retried, "the killed connections interrupted no batch: the test proved nothing"
+    for envelope, (_, address) in zip(outcomes, users, strict=True):
+        received = mail_sink.to(address)
+        assert received, f"no e-mail for {address}"
+        # A batch killed after the SMTP server accepted its messages is sent again: same Message-ID, so the copy
+        # is recognisable (decision 0008); nothing else may differ.
+        assert {m["Message-ID"] for m in received} == {f"<{envelope.id}@framepipe>"}
+
+
+async def sent_count(notify: Notify, expected: int) -> bool:
+    async with notify.pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM notifications WHERE status = 'sent'")) >= expected
+
+
+async def known_count(notify: Notify, expected: int) -> bool:
+    async with notify.pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM recipients")) >= expected
+
+
+async def kill_connections(settings: Settings) -> None:
+    admin = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
 
 
 async def test_a_domain_that_defers_mail_is_retried_while_other_domains_are_delivered_at_once(
