@@ -4,9 +4,10 @@ still gets its own fate (done once, retried alone, parked alone), and one ack pe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -53,7 +54,8 @@ async def record_all(items: Sequence[BatchItem]) -> list[Exception | None]:
     return [None] * len(items)
 
 
-def consumer_for(
+@contextlib.asynccontextmanager
+async def consuming(
     amqp: AbstractRobustConnection,
     spec: QueueSpec,
     handler: object,
@@ -62,9 +64,17 @@ def consumer_for(
     *,
     prefetch: int = 10,
     slots: int = 1,
-) -> BatchConsumer:
+) -> AsyncIterator[BatchConsumer]:
+    """A batched consumer of `spec` with `handler` for video.deleted.v1, running for the block."""
     batched = Batched({"video.deleted.v1": handler})  # type: ignore[dict-item]
-    return BatchConsumer(amqp, spec, batched, publisher, service="tests", pool=db.pool, prefetch=prefetch, slots=slots)
+    consumer = BatchConsumer(
+        amqp, spec, batched, publisher, service="tests", pool=db.pool, prefetch=prefetch, slots=slots
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
 
 
 class Gate:
@@ -100,14 +110,10 @@ async def test_messages_waiting_behind_a_slow_batch_are_handled_together_and_eac
     spec = await declared(amqp)
     gate = Gate(record_all)
     events = [deleted_event() for _ in range(6)]
-    consumer = consumer_for(amqp, spec, gate, publisher, schema_pool)
-    await consumer.start()
-    try:
+    async with consuming(amqp, spec, gate, publisher, schema_pool):
         await gate.batch_of(publisher, amqp, spec.name, [*events, events[0]])  # one event twice in the batch
         await eventually(lambda: _count(schema_pool, 7))
         await asyncio.sleep(0.3)
-    finally:
-        await consumer.stop()
 
     assert gate.sizes == [1, 6]  # everything that waited, in one call; the second copy never reached the handler
     applied = await effects(schema_pool)
@@ -140,15 +146,11 @@ async def test_a_failed_item_is_retried_alone_and_a_rejected_one_parked_while_th
         return answers
 
     gate = Gate(picky)
-    consumer = consumer_for(amqp, spec, gate, publisher, schema_pool)
-    await consumer.start()
-    try:
+    async with consuming(amqp, spec, gate, publisher, schema_pool):
         await gate.batch_of(publisher, amqp, spec.name, events)
         [parked] = await drain(amqp, spec.parking_queue, 1, timeout=10)
         await eventually(lambda: _count(schema_pool, 5))  # the gate's event and four of the five
         await asyncio.sleep(0.6)  # longer than the retry delay: a second retry or a duplicate would show now
-    finally:
-        await consumer.stop()
 
     assert gate.sizes[:2] == [1, 5]
     assert parked.message_id == str(rejected)
@@ -178,14 +180,10 @@ async def test_a_batch_whose_handler_raises_is_rolled_back_whole_and_every_item_
         return answers
 
     gate = Gate(breaks_once)
-    consumer = consumer_for(amqp, spec, gate, publisher, schema_pool)
-    await consumer.start()
-    try:
+    async with consuming(amqp, spec, gate, publisher, schema_pool):
         await gate.batch_of(publisher, amqp, spec.name, events)
         await eventually(lambda: _count(schema_pool, 5))
         await asyncio.sleep(0.6)
-    finally:
-        await consumer.stop()
 
     assert broke == [4]
     applied = await effects(schema_pool)
@@ -197,11 +195,9 @@ async def test_four_hundred_events_survive_every_connection_being_closed_with_no
     schema_pool: SchemaPool, amqp_url: str, amqp: AbstractRobustConnection, publisher: Publisher
 ) -> None:
     spec = await declared(amqp)
-    consumer = consumer_for(amqp, spec, record_all, publisher, schema_pool, prefetch=20, slots=2)
-    await consumer.start()
     events = [deleted_event() for _ in range(400)]
     vhost = amqp_url.rsplit("/", 1)[-1]
-    try:
+    async with consuming(amqp, spec, record_all, publisher, schema_pool, prefetch=20, slots=2):
         for i, envelope in enumerate(events):
             await _publish_until_confirmed(publisher, envelope)
             if i in (120, 280):
@@ -211,8 +207,6 @@ async def test_four_hundred_events_survive_every_connection_being_closed_with_no
         await eventually(lambda: _count(schema_pool, len(events)), timeout=60)
         await eventually(lambda: _depth_is(amqp, spec.name, 0), timeout=30)
         await asyncio.sleep(0.5)
-    finally:
-        await consumer.stop()
 
     applied = await effects(schema_pool)
     assert len(applied) == len(set(applied)) == len(events)
