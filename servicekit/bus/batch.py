@@ -210,7 +210,8 @@ class BatchConsumer(Consumer):
                 handled.append((item, result))
                 self._acks.handled(item.message)
         for item, outcome in handled:
-            self._count_settled(item.envelope, outcome)
+            bind_log_context(item.envelope, self.spec.name)
+            self._count_settled(item.envelope.type, outcome)
 
     async def _handle(self, items: list[_Item], reprocess: bool) -> list[Exception | str]:
         """One transaction for the batch; returns per item "ack", "duplicate" or the item's exception."""

@@ -213,12 +213,12 @@ class Consumer:
 
     async def _settle(self, message: AbstractIncomingMessage, event_type: str, outcome: str) -> None:
         await self._ack(message)
+        self._count_settled(event_type, outcome)
+
+    def _count_settled(self, event_type: str, outcome: str) -> None:
+        """The metric and log line of a handled message (its log context is bound)."""
         MESSAGES_CONSUMED.labels(self._service, self.spec.name, event_type, outcome).inc()
         log.info("message_handled", outcome=outcome)
-
-    def _count_settled(self, envelope: Envelope[EventData], outcome: str) -> None:
-        MESSAGES_CONSUMED.labels(self._service, self.spec.name, envelope.type, outcome).inc()
-        log.info("message_handled", outcome=outcome, event_id=str(envelope.id), event_type=envelope.type)
 
     async def _retry_or_park(
         self, message: AbstractIncomingMessage, exc: Exception, event_type: str, attempt: int
