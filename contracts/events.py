@@ -33,6 +33,7 @@ class NotificationKind(StrEnum):
 
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+MAX_PREVIEWS = 8
 
 
 class _Model(BaseModel):
@@ -129,6 +130,11 @@ class VideoProcessedV1(_VideoEvent):
     processing_seconds: float = Field(ge=0)
     finished_at: AwareDatetime
     filename: NonEmptyStr | None = Field(default=None, description="The uploaded file's name (added in 1.1.0).")
+    previews: tuple[ObjectRef, ...] = Field(
+        default=(),
+        max_length=MAX_PREVIEWS,
+        description="Small JPEG images of the first frames, in frame order, for a page to show (added in 1.2.0).",
+    )
 
 
 class VideoFailedV1(_VideoEvent):

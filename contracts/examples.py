@@ -75,6 +75,9 @@ _PAYLOADS: tuple[EventData, ...] = (
         processing_seconds=41.7,
         finished_at=_at(9, 30, 44),
         filename="holiday.mp4",
+        previews=tuple(
+            ObjectRef(bucket="framepipe-results", key=f"previews/{VIDEO_ID}/{n}.jpg") for n in range(1, 5)
+        ),
     ),
     VideoFailedV1(
         video_id=VIDEO_ID,

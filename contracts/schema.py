@@ -84,6 +84,12 @@ CHANGELOG: tuple[Release, ...] = (
         title="Optional `filename` on video outcomes, so a notification can name the video without a lookup",
         types=("video.processed.v1", "video.failed.v1"),
     ),
+    Release(
+        version="1.2.0",
+        date="2026-12-05",
+        title="Optional `previews` on `video.processed.v1`: small images of the first frames for a page to show",
+        types=("video.processed.v1",),
+    ),
 )
 CONTRACT_VERSION = CHANGELOG[-1].version
 

@@ -18,6 +18,7 @@ import structlog
 from contracts import (
     EventData,
     FailureCode,
+    ObjectRef,
     ProcessingError,
     ResultObject,
     VideoFailedV1,
@@ -30,6 +31,7 @@ from processor_svc import jobdir
 from processor_svc.archive import ManifestHeader, zip_of_frames
 from processor_svc.extraction import check_extraction, extraction_argv, finished_frames
 from processor_svc.media import Limits, MediaRejected, check_limits
+from processor_svc.previews import PreviewCollector, preview_key
 from processor_svc.probing import keyframes_suffice, probe
 from processor_svc.progress import ProgressThrottle
 from processor_svc.runner import Brake, run_tool
@@ -67,6 +69,7 @@ class Extracted:
     stored_key: str
     size_bytes: int
     sha256: str
+    previews: tuple[str, ...]
 
 
 def result_key(event: VideoUploadedV1) -> str:
@@ -114,6 +117,7 @@ async def process_video(
             processing_seconds=round(time.monotonic() - started, 3),
             finished_at=datetime.now(UTC),
             filename=event.filename,
+            previews=tuple(ObjectRef(bucket=storage.bucket, key=key) for key in result.previews),
         )
     )
     log.info("video_processed", frames=result.frames, size_bytes=result.size_bytes)
@@ -181,13 +185,23 @@ async def _extract(
         produced = count
 
     header = ManifestHeader(event.filename, event.options.interval_seconds, event.options.image_format)
-    chunks = zip_of_frames(
-        finished_frames(out_dir, event.options.image_format, ffmpeg, brake), header, interval, info.duration, verify
-    )
+    previews = PreviewCollector(workdir / "previews")
+    frames_out = previews.tap(finished_frames(out_dir, event.options.image_format, ffmpeg, brake))
+    chunks = zip_of_frames(frames_out, header, interval, info.duration, verify)
     try:
         stored = await storage.put_stream(result_key(event), chunks, content_type="application/zip")
+        preview_keys = await _store_previews(event, await previews.images(), storage)
     finally:
+        previews.cancel()
         if not ffmpeg.done():
             ffmpeg.cancel()  # the runner kills ffmpeg's process group
         await asyncio.gather(ffmpeg, return_exceptions=True)
-    return Extracted(produced, info.duration, stored.key, stored.size_bytes, stored.sha256)
+    return Extracted(produced, info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
+
+
+async def _store_previews(event: VideoUploadedV1, images: list[Path], storage: Storage) -> tuple[str, ...]:
+    keys = tuple(preview_key(event.video_id, number) for number in range(1, len(images) + 1))
+    await asyncio.gather(
+        *(storage.put_bytes(key, image.read_bytes(), "image/jpeg") for key, image in zip(keys, images, strict=True))
+    )
+    return keys

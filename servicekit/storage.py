@@ -64,7 +64,7 @@ class Storage:
                     del buffer[:PART_SIZE]  # in place: no second copy of the remainder
                     pending = await self._send_part(pending, key, upload_id, len(parts) + 1, part, parts)
             if upload_id is None:
-                await self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer), ContentType=content_type)
+                await self.put_bytes(key, bytes(buffer), content_type)
             else:
                 if buffer or not parts:
                     pending = await self._send_part(pending, key, upload_id, len(parts) + 1, bytes(buffer), parts)
@@ -83,6 +83,10 @@ class Storage:
                     )
             raise
         return StoredObject(key=key, size_bytes=size, sha256=digest.hexdigest())
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        """A small object in one request."""
+        await self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     async def _send_part(
         self,

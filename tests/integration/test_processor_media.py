@@ -4,6 +4,7 @@ timestamps, each one a decodable image of the right size, PNG and JPEG, in a ZIP
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -141,3 +142,47 @@ async def test_an_audio_only_file_fails_with_no_video_stream_and_is_not_retried(
     assert outcome.event_type == "video.failed.v1"
     assert outcome.error.code == "no_video_stream"
     assert len(env.outcomes.of_type(video_id, "video.processing.started.v1")) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "seconds", "expected"),
+    [
+        ("landscape", "1280x720", 6, [(320, 180)] * 4),  # the first four of six frames, scaled into 320x240
+        ("portrait", "360x640", 2, [(135, 240)] * 2),  # fewer frames than previews: one each
+        ("small", "160x120", 1, [(160, 120)]),  # never enlarged
+    ],
+)
+async def test_the_first_frames_come_back_as_small_jpeg_previews(
+    env: Env, media: Path, tmp_path: Path, name: str, size: str, seconds: int, expected: list[tuple[int, int]]
+) -> None:
+    source = tiny_h264(media / f"preview-{name}.mp4", seconds, "10", size)
+    outcome, _ = await process(env, source, 1.0, ImageFormat.PNG)
+    keys = [ref.key for ref in outcome.previews]
+    assert keys == [f"previews/{outcome.video_id}/{n}.jpg" for n in range(1, len(expected) + 1)]
+    assert {ref.bucket for ref in outcome.previews} == {env.settings.s3_bucket}
+    previews = [await env.storage.read(key) for key in keys]
+    assert all(p.startswith(b"\xff\xd8\xff") for p in previews)  # JPEG, whatever the frames' format
+    assert [image_size(p, tmp_path / "p.jpg") for p in previews] == expected
+
+
+async def test_previews_are_the_first_frames_in_their_order(env: Env, media: Path, tmp_path: Path) -> None:
+    colours = {"red": (255, 0, 0), "lime": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255)}
+    inputs = ";".join(f"color=c={c}:s=320x240:r=10:d=1[{c}]" for c in colours)
+    joined = "".join(f"[{c}]" for c in colours) + f"concat=n={len(colours)}:v=1"
+    source = make_video(media / "colours.mp4", "-filter_complex", f"{inputs};{joined}", "-c:v", "libx264",
+                        "-pix_fmt", "yuv420p", "-t", "5")  # fmt: skip
+    outcome, _ = await process(env, source, 1.0, ImageFormat.JPG)
+    seen = [mean_colour(await env.storage.read(ref.key), tmp_path) for ref in outcome.previews]
+    for got, want in zip(seen, colours.values(), strict=True):
+        assert all(abs(g - w) <= 12 for g, w in zip(got, want, strict=True)), (seen, list(colours))
+
+
+def mean_colour(image: bytes, tmp: Path) -> tuple[int, int, int]:
+    path = tmp / "mean.jpg"
+    path.write_bytes(image)
+    pixel = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-vf", "scale=1:1:flags=area", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-"],
+        check=True, capture_output=True, timeout=30,
+    ).stdout  # fmt: skip
+    return pixel[0], pixel[1], pixel[2]
