@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 from auth_svc import service
-from auth_svc.service import Accounts, EmailTaken, InvalidCredentials, TooManyAttempts, UnknownUser
+from auth_svc.service import (
+    Accounts,
+    EmailTaken,
+    InvalidCredentials,
+    IssuedToken,
+    SessionTooOld,
+    TooManyAttempts,
+    UnknownUser,
+)
+from auth_svc.settings import Settings
 from auth_svc.store import User
 from servicekit.http import Problem, correlation_id, parse_json
+from servicekit.sessions import check_same_origin, clear_session_cookie, session_token, set_session_cookie
 from servicekit.tokens import TOKEN_VERIFIER, authenticated_user
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
+SETTINGS = web.AppKey("auth_settings", Settings)
 
 # A deliberately plain check (no DNS, ASCII only): dot-atom local part, then at least two domain labels and
 # an alphabetic top-level domain.
@@ -71,12 +84,20 @@ async def register(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
+    issued = await _log_in(request)
+    return web.json_response(
+        {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _log_in(request: web.Request) -> IssuedToken:
     body = await parse_json(request, LoginRequest)
     # Behind the ALB / reverse proxy, the proxy must be configured to present the real client address
     # (X-Forwarded-For handling is the deployment's job); X-Forwarded-For is never trusted here.
     address = request.remote or "unknown"
     try:
-        issued = await service.login(request.app[ACCOUNTS], body.email, body.password, address)
+        return await service.login(request.app[ACCOUNTS], body.email, body.password, address)
     except InvalidCredentials:
         raise Problem(
             401, "invalid_credentials", "The e-mail or password is wrong.", headers=BEARER_CHALLENGE
@@ -89,9 +110,14 @@ async def login(request: web.Request) -> web.Response:
             headers={"Retry-After": str(exc.retry_after)},
             retry_after=exc.retry_after,
         ) from None
-    return web.json_response(
-        {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in},
-        headers={"Cache-Control": "no-store"},
+
+
+def _invalid_token() -> Problem:
+    return Problem(
+        401,
+        "invalid_token",
+        "The access token is invalid or expired.",
+        headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
     )
 
 
@@ -100,13 +126,62 @@ async def me(request: web.Request) -> web.Response:
     try:
         user = await service.current_user(request.app[ACCOUNTS], claims.user_id)
     except UnknownUser:
-        raise Problem(
-            401,
-            "invalid_token",
-            "The access token is invalid or expired.",
-            headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
-        ) from None
+        raise _invalid_token() from None
     return web.json_response(_user_body(user))
+
+
+def _session_response(request: web.Request, issued: IssuedToken, expires_at: int) -> web.Response:
+    """The session's user and lifetime; the token itself only in the cookie, out of the page's reach."""
+    body = {
+        "user": _user_body(issued.user),
+        "expires_at": datetime.fromtimestamp(expires_at, UTC).isoformat(),
+        "expires_in": issued.expires_in,
+    }
+    response = web.json_response(body, headers={"Cache-Control": "no-store"})
+    settings = request.app[SETTINGS]
+    set_session_cookie(response, request, issued.access_token, issued.expires_in, settings.session_cookie_secure)
+    return response
+
+
+async def start_session(request: web.Request) -> web.Response:
+    """Sign a browser in: the login, answered with a session cookie instead of a token in the body."""
+    check_same_origin(request)  # no other site may sign a browser into an account of its choosing
+    issued = await _log_in(request)
+    return _session_response(request, issued, int(time.time()) + issued.expires_in)
+
+
+async def refresh_session(request: web.Request) -> web.Response:
+    claims = authenticated_user(request)
+    settings = request.app[SETTINGS]
+    try:
+        issued = await service.refresh_session(request.app[ACCOUNTS], claims, settings.session_max_seconds)
+    except SessionTooOld:
+        raise Problem(401, "session_expired", "The session is too old; sign in again.") from None
+    except UnknownUser:
+        raise _invalid_token() from None
+    return _session_response(request, issued, int(time.time()) + issued.expires_in)
+
+
+async def current_session(request: web.Request) -> web.Response:
+    claims = authenticated_user(request)
+    try:
+        user = await service.current_user(request.app[ACCOUNTS], claims.user_id)
+    except UnknownUser:
+        raise _invalid_token() from None
+    body = {
+        "user": _user_body(user),
+        "expires_at": datetime.fromtimestamp(claims.expires_at, UTC).isoformat(),
+        "expires_in": max(0, claims.expires_at - int(time.time())),
+    }
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def end_session(request: web.Request) -> web.Response:
+    if session_token(request) is not None:
+        check_same_origin(request)
+    response = web.Response(status=204, headers={"Cache-Control": "no-store"})
+    clear_session_cookie(response)
+    return response
 
 
 async def jwks(request: web.Request) -> web.Response:
@@ -117,4 +192,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/register", register)
     app.router.add_post("/login", login)
     app.router.add_get("/me", me)
+    app.router.add_post("/session", start_session)
+    app.router.add_get("/session", current_session)
+    app.router.add_delete("/session", end_session)
+    app.router.add_post("/session/refresh", refresh_session)
     app.router.add_get("/.well-known/jwks.json", jwks)

@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> web.Application:
     signer, verifier = load_keys(settings)  # fails fast on a key set that would reject our own tokens
     app = base_app(SERVICE, openapi_spec=OPENAPI_SPEC)
     app[TOKEN_VERIFIER] = verifier
+    app[api.SETTINGS] = settings
     app.cleanup_ctx.extend(
         [
             database(settings, MIGRATIONS),

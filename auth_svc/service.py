@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from auth_svc.passwords import Passwords
 from auth_svc.store import User
 from contracts import UserRegisteredV1, new_envelope
 from servicekit import outbox
-from servicekit.tokens import TokenSigner
+from servicekit.tokens import Claims, TokenSigner
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +40,10 @@ class UnknownUser(Exception):
     """A valid token names a user that does not exist here."""
 
 
+class SessionTooOld(Exception):
+    """A browser session may be refreshed only so long after the password was given."""
+
+
 @dataclass(frozen=True)
 class LoginThrottle:
     max_failures: int
@@ -59,6 +64,7 @@ class Accounts:
 class IssuedToken:
     access_token: str
     expires_in: int
+    user: User
 
 
 async def register(accounts: Accounts, email: str, password: str, name: str | None, correlation_id: str) -> User:
@@ -93,8 +99,21 @@ async def login(accounts: Accounts, email: str, password: str, client_address: s
         if new_hash is not None:
             await store.replace_password_hash(conn, credentials.user.id, credentials.password_hash, new_hash)
             log.info("password_rehashed", user_id=str(credentials.user.id))
-    token = accounts.signer.sign(credentials.user.id, credentials.user.email)
-    return IssuedToken(access_token=token, expires_in=accounts.signer.ttl_seconds)
+    return _issue(accounts, credentials.user)
+
+
+def _issue(accounts: Accounts, user: User, auth_time: int | None = None) -> IssuedToken:
+    token = accounts.signer.sign(user.id, user.email, auth_time)
+    return IssuedToken(access_token=token, expires_in=accounts.signer.ttl_seconds, user=user)
+
+
+async def refresh_session(accounts: Accounts, claims: Claims, max_age_seconds: int) -> IssuedToken:
+    """A new token for a live session, as old as the password it began with: a session cannot be stretched
+    past `max_age_seconds` without the password, and ends with its user."""
+    if time.time() - claims.auth_time > max_age_seconds:
+        raise SessionTooOld
+    user = await current_user(accounts, claims.user_id)
+    return _issue(accounts, user, claims.auth_time)
 
 
 async def _admit_attempt(conn: asyncpg.Connection, throttle: LoginThrottle, account_key: str, address_key: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -16,6 +17,11 @@ class Settings(BaseServiceSettings, DatabaseSettings, TokenVerifySettings):
     jwt_private_key_file: Path = Path("var/keys/private.pem")
     jwt_key_id: str = Field(default="dev-1", min_length=1)
     jwt_ttl_seconds: int = Field(default=3600, gt=0, le=86400)
+
+    # Browser sessions (the web app): the token in an HttpOnly cookie. `auto` marks it Secure when the browser
+    # came over HTTPS (directly or through a TLS-terminating proxy).
+    session_cookie_secure: Literal["auto", "always", "never"] = "auto"
+    session_max_seconds: int = Field(default=7 * 86400, gt=0)  # refreshes stop this long after the password
 
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)

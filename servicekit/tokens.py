@@ -22,6 +22,7 @@ from jose import jwk, jwt
 from jose.exceptions import JOSEError
 
 from servicekit.http import Problem
+from servicekit.sessions import SAFE_METHODS, check_same_origin, session_token
 
 ALGORITHM = "RS256"
 LEEWAY_SECONDS = 30
@@ -45,6 +46,7 @@ class Claims:
     email: str
     token_id: str | None
     expires_at: int
+    auth_time: int  # when the user gave their password: refreshed sessions keep it
 
 
 def load_public_keys(directory: Path) -> dict[str, str]:
@@ -136,7 +138,12 @@ def _claims(claims: Mapping[str, Any]) -> Claims:
     email = claims.get("email")
     if not isinstance(email, str):
         raise InvalidToken("email claim missing")
-    return Claims(user_id=user_id, email=email, token_id=claims.get("jti"), expires_at=int(claims["exp"]))
+    auth_time = claims.get("auth_time", claims["iat"])
+    if not isinstance(auth_time, int):
+        raise InvalidToken("auth_time is not a time")
+    return Claims(
+        user_id=user_id, email=email, token_id=claims.get("jti"), expires_at=int(claims["exp"]), auth_time=auth_time
+    )
 
 
 class TokenSigner:
@@ -148,7 +155,8 @@ class TokenSigner:
         self._audience = audience
         self.ttl_seconds = ttl_seconds
 
-    def sign(self, user_id: uuid.UUID, email: str) -> str:
+    def sign(self, user_id: uuid.UUID, email: str, auth_time: int | None = None) -> str:
+        """`auth_time`: when the user last gave their password (now, unless a session is being refreshed)."""
         now = int(time.time())
         claims = {
             "sub": str(user_id),
@@ -158,6 +166,7 @@ class TokenSigner:
             "iat": now,
             "exp": now + self.ttl_seconds,
             "jti": uuid.uuid4().hex,
+            "auth_time": now if auth_time is None else auth_time,
         }
         token: str = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
         return token
@@ -181,13 +190,23 @@ TOKEN_VERIFIER = web.AppKey("token_verifier", TokenVerifier)
 
 
 def authenticated_user(request: web.Request) -> Claims:
-    """The caller's claims from `Authorization: Bearer …`, or a 401 problem with `WWW-Authenticate`."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(
-            401, "missing_token", "Authentication required.", headers={"WWW-Authenticate": 'Bearer realm="framepipe"'}
-        )
+    """The caller's claims from `Authorization: Bearer …` (programs) or else the session cookie (the web app),
+    or a 401 problem with `WWW-Authenticate`. A cookie-authenticated request that changes something must come
+    from our own origin (403 otherwise)."""
+    header = request.headers.get("Authorization")
+    if header is None and (cookie := session_token(request)) is not None:
+        if request.method not in SAFE_METHODS:
+            check_same_origin(request)
+        token = cookie
+    else:
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(
+                401,
+                "missing_token",
+                "Authentication required.",
+                headers={"WWW-Authenticate": 'Bearer realm="framepipe"'},
+            )
     try:
         return request.app[TOKEN_VERIFIER].verify(token.strip())
     except InvalidToken:

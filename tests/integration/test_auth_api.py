@@ -43,7 +43,9 @@ def auth_settings(database_url: str, amqp_url: str, keys: JwtKeys, **overrides: 
 
 @contextlib.asynccontextmanager
 async def auth_client(settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
+    # No cookie jar: a test that uses the session cookie says which one it sends.
+    server = TestServer(create_app(settings), host="127.0.0.1")
+    async with TestClient(server, cookie_jar=aiohttp.DummyCookieJar()) as client:
         yield client
 
 
