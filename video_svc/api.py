@@ -11,16 +11,22 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from contracts import ProcessingOptions
+from contracts.events import MAX_PREVIEWS
 from servicekit.http import Handler, Problem, correlation_id, validate
 from servicekit.runtime import POOL, STORAGE
 from servicekit.tokens import authenticated_user
 from video_svc import service
-from video_svc.media import UploadTooLarge
+from video_svc.live import LiveChanges
+from video_svc.media import CONTAINERS, UploadTooLarge
 from video_svc.settings import Settings
+from video_svc.stream import stream_changes
 from video_svc.upload_form import InvalidForm, MalformedUpload, NoFile, TooManyFiles, read_upload_form
 from video_svc.views import render_video
 
 SETTINGS = web.AppKey("video_settings", Settings)
+LIVE = web.AppKey("live_changes", LiveChanges)
+EVENT_ID_MAX_DIGITS = 20
 MULTIPART_OVERHEAD = 1024**2  # headers, boundaries and option fields around the files of one request
 
 _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
@@ -64,8 +70,11 @@ def add_routes(app: web.Application) -> None:
     app.middlewares.append(domain_errors)
     app.router.add_post("/video", upload_videos)
     app.router.add_get("/video", list_videos)
+    app.router.add_get("/video/events", video_events)  # before /video/{id}: fixed paths win
+    app.router.add_get("/video/limits", upload_limits)
     app.router.add_get("/video/{id}", get_video)
     app.router.add_get("/video/{id}/download", download_video)
+    app.router.add_get("/video/{id}/previews/{number}", video_preview)
     app.router.add_delete("/video/{id}", delete_video)
 
 
@@ -156,6 +165,53 @@ async def download_video(request: web.Request) -> web.Response:
         body = {"url": link.url, "expires_at": link.expires_at.isoformat()}
         return web.json_response(body, headers=headers)
     return web.Response(status=302, headers={**headers, "Location": link.url})
+
+
+async def video_preview(request: web.Request) -> web.Response:
+    owner = authenticated_user(request).user_id
+    video_id = _video_id(request)
+    raw = request.match_info["number"]
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PREVIEWS:
+        raise service.VideoNotFound
+    image = await service.preview(request.app[POOL], request.app[STORAGE], owner, video_id, int(raw))
+    return web.Response(body=image, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+async def video_events(request: web.Request) -> web.StreamResponse:
+    claims = authenticated_user(request)
+    live, limit = request.app[LIVE], request.app[SETTINGS].max_event_streams_per_user
+    if live.streams_of(claims.user_id) >= limit:
+        raise Problem(
+            429,
+            "too_many_streams",
+            "Too many open event streams.",
+            f"At most {limit} at once per user; close another page first.",
+            headers={"Retry-After": "10"},
+            limit=limit,
+        )
+    return await stream_changes(request, live, claims.user_id, _since(request), claims.expires_at)
+
+
+def _since(request: web.Request) -> int | None:
+    """Where a stream resumes: the browser's Last-Event-ID on reconnect, or `since` (an event id) on the first."""
+    raw = request.headers.get("Last-Event-ID") or request.query.get("since")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > EVENT_ID_MAX_DIGITS:
+        raise _invalid("since", "an event id from this stream")
+    return int(raw)
+
+
+async def upload_limits(request: web.Request) -> web.Response:
+    """What an upload may be, so a client can refuse an obviously wrong file before sending it."""
+    settings = request.app[SETTINGS]
+    body = {
+        "max_upload_bytes": settings.max_upload_bytes,
+        "max_files_per_upload": settings.max_files_per_upload,
+        "containers": [{"content_type": kind, "extensions": list(ext)} for kind, ext in CONTAINERS.items()],
+        "options": ProcessingOptions.model_json_schema(),
+    }
+    return web.json_response(body, headers={"Cache-Control": "public, max-age=300"})
 
 
 async def delete_video(request: web.Request) -> web.Response:

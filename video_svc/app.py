@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from contracts.topology import VIDEO_DEAD_JOBS, VIDEO_DELETED_OBJECTS, VIDEO_PROCESSING_UPDATES
 from servicekit.http import base_app
-from servicekit.runtime import STORAGE, broker, consumers, database, outbox_relay, storage
+from servicekit.runtime import POOL, STORAGE, CleanupCtx, broker, consumers, database, outbox_relay, storage
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 from video_svc import api
 from video_svc.consumers import DEAD_JOBS, deleted_objects, processing_updates
+from video_svc.live import LiveChanges
 from video_svc.openapi import openapi_spec
 from video_svc.settings import Settings
 
@@ -33,6 +35,7 @@ def create_app(settings: Settings) -> web.Application:
             broker(settings, SERVICE),
             storage(settings),
             outbox_relay(settings, SERVICE),
+            live_changes(settings),
             consumers(
                 SERVICE,
                 [
@@ -43,5 +46,23 @@ def create_app(settings: Settings) -> web.Application:
             ),
         ]
     )
+    app.on_shutdown.append(end_event_streams)
     api.add_routes(app)
     return app
+
+
+def live_changes(settings: Settings) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        live = LiveChanges(app[POOL], settings.database_url.get_secret_value(), settings.db_schema)
+        await live.start()
+        app[api.LIVE] = live
+        yield
+        await live.close()
+
+    return ctx
+
+
+async def end_event_streams(app: web.Application) -> None:
+    """Shutdown runs this before it waits for open requests: event streams would never finish by themselves."""
+    if api.LIVE in app:
+        app[api.LIVE].end_streams()

@@ -50,7 +50,8 @@ async def on_deleted(conn: asyncpg.Connection, storage: Storage, event: VideoDel
 
 
 async def on_processed(conn: asyncpg.Connection, storage: Storage, event: VideoProcessedV1) -> None:
-    """Record the result; a result for a deleted (or already failed) video is discarded with its object."""
+    """Record the result; a result for a deleted (or already failed) video is discarded with its objects."""
+    previews = [ref.key for ref in event.previews if ref.bucket == storage.bucket]
     result = store.Result(
         key=event.result.key,
         size_bytes=event.result.size_bytes,
@@ -58,13 +59,14 @@ async def on_processed(conn: asyncpg.Connection, storage: Storage, event: VideoP
         frame_count=event.frame_count,
         duration_seconds=event.duration_seconds,
         finished_at=event.finished_at,
+        preview_keys=previews,
     )
     if await store.mark_done(conn, event.video_id, result):
         return
     state = await store.video_state(conn, event.video_id)
     if state is not None and _is_orphan(state, event, storage.bucket):
         # Deleting twice is harmless, so doing it before the inbox row commits is safe.
-        await storage.delete(event.result.key)
+        await storage.delete(event.result.key, *previews)
         log.info("result_discarded", video_id=str(event.video_id), key=event.result.key)
     else:
         log.info("processed_ignored", video_id=str(event.video_id))

@@ -13,6 +13,19 @@ _EBML = bytes.fromhex("1A45DFA3")
 
 ReadChunk = Callable[[], Awaitable[bytes]]
 
+# What sniff_container recognises, with the file name extensions it is usually saved under: clients can refuse
+# an obviously wrong file before sending it (the server still judges by the bytes).
+CONTAINERS: dict[str, tuple[str, ...]] = {
+    "video/mp4": (".mp4", ".m4v", ".3gp"),
+    "video/quicktime": (".mov",),
+    "video/webm": (".webm",),
+    "video/x-matroska": (".mkv",),
+    "video/x-msvideo": (".avi",),
+    "video/x-flv": (".flv",),
+    "video/mp2t": (".ts", ".mts", ".m2ts"),
+    "video/x-ms-asf": (".wmv", ".asf"),
+}
+
 
 class UploadTooLarge(Exception):
     """A file grew past the per-file limit while it was being read."""

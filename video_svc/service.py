@@ -238,6 +238,14 @@ async def download(
     return Download(url, expires_at)
 
 
+async def preview(pool: asyncpg.Pool, storage: Storage, owner_id: uuid.UUID, video_id: uuid.UUID, number: int) -> bytes:
+    async with pool.acquire() as conn:
+        key = await store.preview_key(conn, owner_id, video_id, number)
+    if key is None:
+        raise VideoNotFound
+    return await storage.read(key)
+
+
 async def delete_video(
     pool: asyncpg.Pool, storage: Storage, owner_id: uuid.UUID, video_id: uuid.UUID, correlation_id: str
 ) -> None:
@@ -250,7 +258,7 @@ async def delete_video(
             raise VideoNotFound
         event = VideoDeletedV1(video_id=video_id, owner_id=owner_id, deleted_at=row["deleted_at"])
         await outbox.enqueue(conn, new_envelope(event, source=SOURCE, correlation_id=correlation_id))
-    keys = [k for k in (row["source_key"], row["result_key"]) if k]
+    keys = store.object_keys(row)
     try:
         await asyncio.shield(storage.delete(*keys))
     except Exception as exc:  # whatever storage raised: the deletion event's consumer retries the removal

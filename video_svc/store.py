@@ -14,7 +14,7 @@ import asyncpg
 _COLUMNS = (
     "id, owner_id, filename, content_type, size_bytes, source_key, interval_seconds, image_format, status, "
     "progress, frame_count, duration_seconds, result_key, result_size_bytes, error_code, error_message, "
-    "created_at, updated_at, finished_at"
+    "created_at, updated_at, finished_at, cardinality(preview_keys) AS preview_count"
 )
 _OPEN = "status IN ('uploaded', 'processing') AND deleted_at IS NULL"
 # A verified result also ends a failure: after an operator reprocesses or redrives a failed job, the ZIP exists
@@ -86,10 +86,33 @@ async def list_videos(
     return rows
 
 
+async def videos_by_ids(conn: asyncpg.Connection, video_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """Rows as they are now, deleted ones included, for live changes (their owners' streams are the filter)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {_COLUMNS}, deleted_at FROM videos WHERE id = ANY($1::uuid[])", video_ids
+    )
+    return rows
+
+
+async def changed_since(
+    conn: asyncpg.Connection, owner_id: uuid.UUID, since: datetime, limit: int
+) -> list[asyncpg.Record]:
+    """The owner's videos changed after `since`, deleted ones included, oldest change first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {_COLUMNS}, deleted_at FROM videos WHERE owner_id = $1 AND updated_at > $2 "
+        "ORDER BY updated_at, id LIMIT $3",
+        owner_id,
+        since,
+        limit,
+    )
+    return rows
+
+
 async def mark_deleted(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: uuid.UUID) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
         "UPDATE videos SET deleted_at = clock_timestamp(), updated_at = clock_timestamp() "
-        "WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING source_key, result_key, deleted_at",
+        "WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL "
+        "RETURNING source_key, result_key, preview_keys, deleted_at",
         owner_id,
         video_id,
     )
@@ -124,13 +147,14 @@ class Result:
     frame_count: int
     duration_seconds: float
     finished_at: datetime
+    preview_keys: list[str]
 
 
 async def mark_done(conn: asyncpg.Connection, video_id: uuid.UUID, result: Result) -> bool:
     outcome: str = await conn.execute(
         "UPDATE videos SET status = 'done', progress = 1, result_key = $2, result_size_bytes = $3, "
         "result_sha256 = $4, frame_count = $5, duration_seconds = $6, finished_at = $7, "
-        "error_code = NULL, error_message = NULL, "
+        "error_code = NULL, error_message = NULL, preview_keys = $8, "
         f"updated_at = clock_timestamp() WHERE id = $1 AND {_RESULT_WELCOME}",
         video_id,
         result.key,
@@ -139,6 +163,7 @@ async def mark_done(conn: asyncpg.Connection, video_id: uuid.UUID, result: Resul
         result.frame_count,
         result.duration_seconds,
         result.finished_at,
+        result.preview_keys,
     )
     return outcome != "UPDATE 0"
 
@@ -167,14 +192,32 @@ async def video_state(conn: asyncpg.Connection, video_id: uuid.UUID) -> asyncpg.
     return row
 
 
+def object_keys(row: asyncpg.Record) -> list[str]:
+    """Every storage key a video row names: source, result and previews."""
+    return [key for key in (row["source_key"], row["result_key"], *row["preview_keys"]) if key]
+
+
 async def deleted_object_keys(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: uuid.UUID) -> list[str]:
     """The storage keys a deleted video still names (none if it is not deleted)."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT source_key, result_key FROM videos WHERE id = $1 AND owner_id = $2 AND deleted_at IS NOT NULL",
+        "SELECT source_key, result_key, preview_keys FROM videos "
+        "WHERE id = $1 AND owner_id = $2 AND deleted_at IS NOT NULL",
         video_id,
         owner_id,
     )
-    return [key for key in (row["source_key"], row["result_key"]) if key] if row else []
+    return object_keys(row) if row else []
+
+
+async def preview_key(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: uuid.UUID, number: int) -> str | None:
+    """The key of preview `number` (from 1) of a finished video of this owner."""
+    key: str | None = await conn.fetchval(
+        "SELECT preview_keys[$3] FROM videos WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL "
+        "AND status = 'done'",
+        owner_id,
+        video_id,
+        number,
+    )
+    return key
 
 
 async def stored_response(conn: asyncpg.Connection, owner_id: uuid.UUID, key: str) -> asyncpg.Record | None:

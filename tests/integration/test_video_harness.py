@@ -5,10 +5,12 @@ and views of what the service left behind (objects, rows, outbox events)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,25 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from contracts import (
+    EventData,
+    FailureCode,
+    ObjectRef,
+    ProcessingError,
+    ResultObject,
+    VideoFailedV1,
+    VideoProcessedV1,
+    VideoProcessingProgressV1,
+    VideoProcessingStartedV1,
+    new_envelope,
+)
+from contracts.envelope import Envelope
 from ops.localinfra import LocalS3
+from servicekit.bus import Publisher
 from servicekit.runtime import POOL, STORAGE
 from servicekit.storage import Storage
 from tests.conftest import JwtKeys
+from tests.support import eventually
 from video_svc.app import create_app
 from video_svc.settings import Settings
 
@@ -130,6 +147,76 @@ async def running_video_service(settings: Settings, token_for: TokenFor) -> Asyn
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
     await conn.execute(f'DROP SCHEMA "{settings.db_schema}" CASCADE')
     await conn.close()
+
+
+class Story:
+    """The processing events of one video, as processor_svc would publish them."""
+
+    def __init__(self, svc: VideoService, publisher: Publisher, owner: uuid.UUID, video_id: str) -> None:
+        self.svc, self.publisher, self.owner, self.video_id = svc, publisher, owner, uuid.UUID(video_id)
+
+    def started(self) -> Envelope[Any]:
+        data = VideoProcessingStartedV1(
+            video_id=self.video_id, owner_id=self.owner, attempt=1, started_at=datetime.now(UTC)
+        )
+        return self._wrap(data)
+
+    def progress(self, value: float) -> Envelope[Any]:
+        data = VideoProcessingProgressV1(
+            video_id=self.video_id, owner_id=self.owner, progress=value, frames_done=int(value * 10)
+        )
+        return self._wrap(data)
+
+    async def processed(self, previews: tuple[bytes, ...] = ()) -> Envelope[Any]:
+        """The outcome, its ZIP (empty) and its preview images stored as processor_svc would store them."""
+        bucket = self.svc.settings.s3_bucket
+        key = f"results/{self.video_id}.zip"
+        body = b"PK\x05\x06" + bytes(18)  # an empty ZIP
+        await self.svc.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        refs = tuple(
+            ObjectRef(bucket=bucket, key=f"previews/{self.video_id}/{n}.jpg") for n in range(1, len(previews) + 1)
+        )
+        for ref, image in zip(refs, previews, strict=True):
+            await self.svc.s3.put_object(Bucket=bucket, Key=ref.key, Body=image)
+        result = ResultObject(
+            bucket=self.svc.settings.s3_bucket, key=key, size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest()
+        )
+        data = VideoProcessedV1(
+            video_id=self.video_id,
+            owner_id=self.owner,
+            frame_count=10,
+            duration_seconds=1.0,
+            result=result,
+            processing_seconds=0.2,
+            finished_at=datetime.now(UTC),
+            previews=refs,
+        )
+        return self._wrap(data)
+
+    def failed(self, code: FailureCode = FailureCode.INVALID_MEDIA) -> Envelope[Any]:
+        data = VideoFailedV1(
+            video_id=self.video_id,
+            owner_id=self.owner,
+            error=ProcessingError(code=code, message="The file could not be read."),
+            attempts=1,
+            failed_at=datetime.now(UTC),
+        )
+        return self._wrap(data)
+
+    def _wrap(self, data: EventData) -> Envelope[Any]:
+        return new_envelope(data, source="framepipe/processor_svc")
+
+    async def publish(self, *envelopes: Envelope[Any]) -> None:
+        """Publish in this order and wait until the service handled each one."""
+        for envelope in envelopes:
+            await self.publisher.publish(envelope)
+            await eventually(lambda envelope=envelope: handled(self.svc, envelope.id))
+
+    async def video(self) -> dict[str, Any]:
+        response = await self.svc.client.get(f"/video/{self.video_id}", headers=self.svc.auth(self.owner))
+        assert response.status == 200
+        video: dict[str, Any] = await response.json()
+        return video
 
 
 def make_video(directory: Path, name: str = "clip.mp4", seconds: float = 1.0, rate: int = 10) -> bytes:

@@ -4,34 +4,22 @@ ends the video `failed` with `retries_exhausted` and tells the user once."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
-from datetime import UTC, datetime
-from typing import Any
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from contracts import (
-    EventData,
     FailureCode,
-    ProcessingError,
-    ResultObject,
-    VideoFailedV1,
-    VideoProcessedV1,
-    VideoProcessingProgressV1,
-    VideoProcessingStartedV1,
     decode,
-    new_envelope,
 )
-from contracts.envelope import Envelope
 from contracts.topology import DEAD_LETTER_EXCHANGE, PROCESSOR_VIDEO_UPLOADED, VIDEO_PROCESSING_UPDATES
 from servicekit.bus import Publisher
 from tests.integration.test_video_harness import (
+    Story,
     VideoService,
     clip_fixture,
-    handled,
     uploaded_id,
     video_service_fixture,
 )
@@ -39,68 +27,6 @@ from tests.support import depth, eventually, temp_queue
 
 svc = video_service_fixture()
 clip = clip_fixture()
-
-
-class Story:
-    """The processing events of one video, as processor_svc would publish them."""
-
-    def __init__(self, svc: VideoService, publisher: Publisher, owner: uuid.UUID, video_id: str) -> None:
-        self.svc, self.publisher, self.owner, self.video_id = svc, publisher, owner, uuid.UUID(video_id)
-
-    def started(self) -> Envelope[Any]:
-        data = VideoProcessingStartedV1(
-            video_id=self.video_id, owner_id=self.owner, attempt=1, started_at=datetime.now(UTC)
-        )
-        return self._wrap(data)
-
-    def progress(self, value: float) -> Envelope[Any]:
-        data = VideoProcessingProgressV1(
-            video_id=self.video_id, owner_id=self.owner, progress=value, frames_done=int(value * 10)
-        )
-        return self._wrap(data)
-
-    async def processed(self) -> Envelope[Any]:
-        key = f"results/{self.video_id}.zip"
-        body = b"PK\x05\x06" + bytes(18)  # an empty ZIP
-        await self.svc.s3.put_object(Bucket=self.svc.settings.s3_bucket, Key=key, Body=body)
-        result = ResultObject(
-            bucket=self.svc.settings.s3_bucket, key=key, size_bytes=len(body), sha256=hashlib.sha256(body).hexdigest()
-        )
-        data = VideoProcessedV1(
-            video_id=self.video_id,
-            owner_id=self.owner,
-            frame_count=10,
-            duration_seconds=1.0,
-            result=result,
-            processing_seconds=0.2,
-            finished_at=datetime.now(UTC),
-        )
-        return self._wrap(data)
-
-    def failed(self, code: FailureCode = FailureCode.INVALID_MEDIA) -> Envelope[Any]:
-        data = VideoFailedV1(
-            video_id=self.video_id,
-            owner_id=self.owner,
-            error=ProcessingError(code=code, message="The file could not be read."),
-            attempts=1,
-            failed_at=datetime.now(UTC),
-        )
-        return self._wrap(data)
-
-    def _wrap(self, data: EventData) -> Envelope[Any]:
-        return new_envelope(data, source="framepipe/processor_svc")
-
-    async def publish(self, *envelopes: Envelope[Any]) -> None:
-        """Publish in this order and wait until the service handled each one."""
-        for envelope in envelopes:
-            await self.publisher.publish(envelope)
-            await eventually(lambda envelope=envelope: handled(self.svc, envelope.id))
-
-    async def video(self) -> dict[str, Any]:
-        response = await self.svc.client.get(f"/video/{self.video_id}", headers=self.svc.auth(self.owner))
-        assert response.status == 200
-        video: dict[str, Any] = await response.json()
-        return video
 
 
 @pytest.fixture
