@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -25,9 +26,21 @@ CORRELATION_HEADER = "X-Correlation-ID"
 _SAFE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """A dependency check. `required`: the service cannot answer requests without it (503, taken out of the
+    load balancer); otherwise a failure is reported as `degraded` with 200 (the broker, for a service whose
+    outbox keeps accepting work while the broker is away)."""
+
+    check: ReadinessCheck
+    required: bool = True
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
+READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, Readiness])
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 SERVICE_NAME = web.AppKey("service_name", str)
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -161,10 +174,12 @@ async def healthz(_: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     checks = request.app[READINESS_CHECKS]
-    results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
+    results = await asyncio.gather(*(_run_check(r.check) for r in checks.values()))
     report = dict(zip(checks, results, strict=True))
-    ok = all(result == "ok" for result in results)
-    return web.json_response({"status": "ok" if ok else "unavailable", "checks": report}, status=200 if ok else 503)
+    failed = {name for name, result in report.items() if result != "ok"}
+    if any(checks[name].required for name in failed):
+        return web.json_response({"status": "unavailable", "checks": report}, status=503)
+    return web.json_response({"status": "degraded" if failed else "ok", "checks": report})
 
 
 async def _run_check(check: ReadinessCheck) -> str:
@@ -202,8 +217,8 @@ def base_app(
     return app
 
 
-def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
-    app[READINESS_CHECKS][name] = check
+def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck, *, required: bool = True) -> None:
+    app[READINESS_CHECKS][name] = Readiness(check, required)
 
 
 M = TypeVar("M", bound=BaseModel)
