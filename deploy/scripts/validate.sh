@@ -131,6 +131,10 @@ check_crds() {
   DEPLOY_NODE_MODULES=$NODE_TOOLS/node_modules node "$SCRIPTS/validate-crds.mjs" "$OUT/crds.json" "$OUT/crd-schemas"
 }
 
+# Rules that span files: graces against timeouts, the KEDA trigger against the processor's concurrency, ALB
+# draining against the services' drain time, node capacity against KEDA's maximum, Terraform pins.
+check_invariants() { "$VENV/bin/python" "$SCRIPTS/check_invariants.py" "$OUT/rendered"; }
+
 check_dashboard() { "$VENV/bin/python" "$SCRIPTS/check_dashboard.py" deploy/observability/grafana/framepipe.json; }
 
 check_workflow_schema() {
@@ -183,6 +187,7 @@ main() {
   check kustomize-prod check_kustomize deploy/k8s/overlays/prod prod
   check kubernetes-schemas-strict check_manifests
   check custom-resources check_crds
+  check deployment-invariants check_invariants
   check grafana-dashboard check_dashboard
   check workflow-schema check_workflow_schema
   check actionlint check_actionlint
