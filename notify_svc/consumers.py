@@ -12,6 +12,7 @@ import structlog
 from prometheus_client import Counter
 
 from contracts.events import (
+    NotificationKind,
     NotificationSentV1,
     UserRegisteredV1,
     VideoFailedV1,
@@ -28,6 +29,10 @@ from servicekit.bus.batch import Batched, BatchItem
 SOURCE = "framepipe/notify_svc"
 
 EMAILS = Counter("notify_emails_total", "E-mail attempts by outcome kind and result", ["kind", "status"])
+EMAIL_STATUSES = ("sent", "retry", "failed")  # failed: given up (rejected, or the last attempt deferred)
+for _kind in NotificationKind:
+    for _status in EMAIL_STATUSES:
+        EMAILS.labels(_kind.value, _status)
 
 
 def directory_handlers() -> dict[str, Handler]:

@@ -20,6 +20,9 @@ import yaml
 Docs = list[dict[str, Any]]
 TERRAFORM = Path("deploy/terraform/environments/prod")
 HTTP_SERVICES = ("auth-svc", "video-svc", "notify-svc")
+# kube-prometheus-stack's Prometheus selects ServiceMonitors and rules labelled with its Helm release name
+# (deploy/argocd/addons/kube-prometheus-stack.yaml installs it under this name).
+PROMETHEUS_RELEASE = "kube-prometheus-stack"
 # What the scheduler cannot give pods on a node: EKS's kube-reserved CPU for the instance size, plus the
 # requests of the DaemonSets every node runs (aws-node, kube-proxy, the EKS Pod Identity/CSI agents and the
 # Prometheus node exporter, rounded up).
@@ -140,6 +143,14 @@ def processor_nodes_hold_the_most_processors(overlay: str, docs: Docs) -> Iterat
             )
 
 
+def monitoring_objects_are_selected_by_kube_prometheus_stack(overlay: str, docs: Docs) -> Iterator[str]:
+    for doc in docs:
+        if doc["kind"] in ("ServiceMonitor", "PodMonitor", "PrometheusRule"):
+            if doc["metadata"].get("labels", {}).get("release") != PROMETHEUS_RELEASE:
+                name = doc["metadata"]["name"]
+                yield f"{overlay}: {doc['kind']}/{name} lacks release: {PROMETHEUS_RELEASE}, so Prometheus ignores it"
+
+
 def terraform_is_pinned_for_the_features_it_uses(_: str, __: Docs) -> Iterator[str]:
     versions = (TERRAFORM / "versions.tf").read_text()
     found = re.search(r'required_version\s*=\s*">=\s*1\.(\d+)', versions)
@@ -156,6 +167,7 @@ RULES: list[Callable[[str, Docs], Iterator[str]]] = [
     http_services_drain_before_they_stop,
     alb_keeps_draining_targets_as_long_as_they_serve,
     processor_nodes_hold_the_most_processors,
+    monitoring_objects_are_selected_by_kube_prometheus_stack,
     terraform_is_pinned_for_the_features_it_uses,
 ]
 

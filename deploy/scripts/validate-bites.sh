@@ -102,5 +102,10 @@ bite kms-without-via-service 'terraform-test-prod' \
 bite rds-minor-version-pinned 'terraform-validate-prod|terraform-test-prod' \
   "sed -i 's/  default     = \"16\"/  default     = \"16.8\"/' deploy/terraform/modules/rds/variables.tf"
 
+bite servicemonitor-not-selected "$INV" \
+  "sed -i '/^    release: kube-prometheus-stack$/d' deploy/k8s/base/video-svc.yaml" 'deployment-invariants'
+bite alert-on-a-label-value-never-emitted 'alert-rules' \
+  "sed -i 's/outcome!~\"processed|error\"/outcome=\"failed\"/' deploy/observability/prometheus-rules.yaml"
+
 echo "$bitten passed, $missed failed"
 ((missed == 0))

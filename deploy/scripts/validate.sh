@@ -135,6 +135,17 @@ check_crds() {
 # draining against the services' drain time, node capacity against KEDA's maximum, Terraform pins.
 check_invariants() { "$VENV/bin/python" "$SCRIPTS/check_invariants.py" "$OUT/rendered"; }
 
+# The alert rules as Prometheus loads them (the PrometheusRule's spec), checked and unit-tested with promtool
+# (Debian's and Ubuntu's `prometheus` package; .ci/run installs it).
+check_alert_rules() {
+  command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus (.ci/run does)"; return 1; }
+  local dir=$OUT/alert-rules
+  mkdir -p "$dir" && cp deploy/observability/tests/*.test.yaml "$dir/" &&
+    "$VENV/bin/python" -c 'import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["spec"], open(sys.argv[2], "w"))' \
+      deploy/observability/prometheus-rules.yaml "$dir/prometheus-rules.yaml" &&
+    (cd "$dir" && promtool check rules prometheus-rules.yaml && promtool test rules ./*.test.yaml)
+}
+
 check_dashboard() { "$VENV/bin/python" "$SCRIPTS/check_dashboard.py" deploy/observability/grafana/framepipe.json; }
 
 check_workflow_schema() {
@@ -189,6 +200,7 @@ main() {
   check custom-resources check_crds
   check deployment-invariants check_invariants
   check grafana-dashboard check_dashboard
+  check alert-rules check_alert_rules
   check workflow-schema check_workflow_schema
   check actionlint check_actionlint
   check terraform-fmt check_terraform_fmt
