@@ -52,7 +52,8 @@ def outcome_handlers(spec: QueueSpec, notifier: Notifier) -> Batched:
     async def on_outcomes(items: Sequence[BatchItem]) -> list[Exception | None]:
         conn = items[0][1].db
         outcomes = [
-            Outcome(ctx.envelope.id, event, last_attempt=ctx.attempt >= spec.max_attempts) for event, ctx in items
+            Outcome(ctx.envelope.id, event, last_attempt=ctx.attempt >= spec.max_attempts, trace=ctx.trace)
+            for event, ctx in items
         ]
         results = await service.notify_outcomes(conn, notifier, outcomes)
         answers: list[Exception | None] = []

@@ -13,8 +13,10 @@ from typing import TypeVar
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
+from opentelemetry import trace
 
 from contracts.topology import QueueSpec
+from servicekit import tracing
 from servicekit.bus import Consumer, Handler, Publisher, check_broker, connect, declare_topology
 from servicekit.bus.batch import BatchConsumer, Batched
 from servicekit.db import check_database, create_pool, migrate
@@ -147,8 +149,19 @@ def serve(service: str, settings: S, create_app: Callable[[S], web.Application])
     """A service's `__main__`: configure logging once, build the app, serve until SIGTERM (graceful shutdown
     runs every cleanup context)."""
     configure_logging(settings.log_level, settings.log_format, service=service)
+    provider = tracing.tracer_provider(settings, service)
+    if provider is not None:
+        trace.set_tracer_provider(provider)
     app = create_app(settings)
     app.on_startup.append(_freeze_start_up_objects)
+    try:
+        _run(app, settings)
+    finally:
+        if provider is not None:
+            provider.shutdown()  # exports the spans still buffered
+
+
+def _run(app: web.Application, settings: BaseServiceSettings) -> None:
     web.run_app(
         app,
         host=settings.http_host,
