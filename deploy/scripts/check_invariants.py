@@ -151,6 +151,18 @@ def monitoring_objects_are_selected_by_kube_prometheus_stack(overlay: str, docs:
                 yield f"{overlay}: {doc['kind']}/{name} lacks release: {PROMETHEUS_RELEASE}, so Prometheus ignores it"
 
 
+def prod_runs_one_released_commit(overlay: str, docs: Docs) -> Iterator[str]:
+    if overlay != "prod":
+        return
+    kustomization = yaml.safe_load(Path("deploy/k8s/overlays/prod/kustomization.yaml").read_text())
+    tags = {image["name"]: str(image.get("newTag", "")) for image in kustomization["images"]}
+    if len(tags) != 4 or len(set(tags.values())) != 1 or not re.fullmatch(r"[0-9a-f]{40}", next(iter(tags.values()))):
+        yield f"prod: the four images must share one commit SHA tag (deploy/scripts/promote.sh sets it): {tags}"
+    addon = yaml.safe_load(Path("deploy/argocd/addons/kube-prometheus-stack.yaml").read_text())
+    if addon["spec"]["source"]["helm"].get("releaseName") != PROMETHEUS_RELEASE:
+        yield f"addons: kube-prometheus-stack must be released as {PROMETHEUS_RELEASE}, the label its selectors use"
+
+
 def terraform_is_pinned_for_the_features_it_uses(_: str, __: Docs) -> Iterator[str]:
     versions = (TERRAFORM / "versions.tf").read_text()
     found = re.search(r'required_version\s*=\s*">=\s*1\.(\d+)', versions)
@@ -168,6 +180,7 @@ RULES: list[Callable[[str, Docs], Iterator[str]]] = [
     alb_keeps_draining_targets_as_long_as_they_serve,
     processor_nodes_hold_the_most_processors,
     monitoring_objects_are_selected_by_kube_prometheus_stack,
+    prod_runs_one_released_commit,
     terraform_is_pinned_for_the_features_it_uses,
 ]
 

@@ -104,6 +104,11 @@ bite rds-minor-version-pinned 'terraform-validate-prod|terraform-test-prod' \
 
 bite servicemonitor-not-selected "$INV" \
   "sed -i '/^    release: kube-prometheus-stack$/d' deploy/k8s/base/video-svc.yaml" 'deployment-invariants'
+bite prod-images-of-two-commits "$INV" \
+  "sed -i '0,/newTag: [0-9a-f]\\{40\\}/s//newTag: 0000000000000000000000000000000000000000/' deploy/k8s/overlays/prod/kustomization.yaml" \
+  'deployment-invariants'
+bite broker-unknown-field 'kustomize-broker|kubernetes-schemas-strict' \
+  "sed -i 's/^  replicas: 3$/  replicas: 3\n  replica: 3/' deploy/k8s/broker/cluster.yaml" 'kubernetes-schemas-strict'
 bite alert-on-a-label-value-never-emitted 'alert-rules' \
   "sed -i 's/outcome!~\"processed|error\"/outcome=\"failed\"/' deploy/observability/prometheus-rules.yaml"
 

@@ -122,7 +122,7 @@ check_kustomize() {
 
 check_manifests() {
   "$VENV/bin/python" "$SCRIPTS/k8s_validate.py" "$KUBERNETES_VERSION" "$OUT/crds.json" \
-    "$OUT"/rendered/*.yaml deploy/argocd/*.yaml
+    "$OUT"/rendered/*.yaml deploy/argocd/*.yaml deploy/argocd/addons/*.yaml
 }
 
 # Custom resources: the @kubernetes-models validators, then strict schemas (unknown fields fail) generated
@@ -167,7 +167,7 @@ check_terraform_test() { cd "$1" && terraform test -no-color; }
 # checkov skips directories whose name starts with a dot, so the render goes to a temporary directory.
 check_checkov() {
   local k8s rc
-  k8s=$(mktemp -d) && cp "$OUT/rendered/prod.yaml" "$k8s/prod.yaml"
+  k8s=$(mktemp -d) && cp "$OUT/rendered/prod.yaml" "$OUT/rendered/broker.yaml" "$k8s/"
   "$VENV/bin/checkov" --config-file deploy/.checkov.yaml --skip-download --quiet --compact \
     -d deploy/terraform -d deploy/docker -d .github/workflows -d "$k8s"
   rc=$?
@@ -196,6 +196,7 @@ main() {
   check kustomize-base check_kustomize deploy/k8s/base base
   check kustomize-dev check_kustomize deploy/k8s/overlays/dev dev
   check kustomize-prod check_kustomize deploy/k8s/overlays/prod prod
+  check kustomize-broker check_kustomize deploy/k8s/broker broker
   check kubernetes-schemas-strict check_manifests
   check custom-resources check_crds
   check deployment-invariants check_invariants
