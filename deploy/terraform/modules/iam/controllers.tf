@@ -18,15 +18,21 @@ resource "aws_iam_role_policy" "cluster_autoscaler" {
           "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
           "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
           "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
-          "eks:DescribeNodegroup",
         ]
         Resource = "*"
       },
       {
+        Sid      = "DescribeOwnNodeGroups"
+        Effect   = "Allow"
+        Action   = ["eks:DescribeNodegroup"]
+        Resource = "arn:aws:eks:${var.region}:${var.account_id}:nodegroup/${var.cluster_name}/*/*"
+      },
+      {
+        # EKS names the Auto Scaling groups of managed node groups eks-<node group>-<id>.
         Sid      = "ResizeOwnGroups"
         Effect   = "Allow"
         Action   = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
-        Resource = "*"
+        Resource = "arn:aws:autoscaling:${var.region}:${var.account_id}:autoScalingGroup:*:autoScalingGroupName/eks-*"
         Condition = {
           StringEquals = { "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.cluster_name}" = "owned" }
         }
