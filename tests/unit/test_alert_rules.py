@@ -25,6 +25,9 @@ METRIC_MODULES = ("servicekit.metrics", "processor_svc.consumers", "processor_sv
                   "notify_svc.mailer")  # fmt: skip
 # The RabbitMQ Prometheus plugin (prometheus.return_per_object_metrics = true): labels vhost and queue.
 RABBITMQ_METRICS = {"rabbitmq_queue_messages_ready", "rabbitmq_queue_messages_unacked", "rabbitmq_queue_consumers"}
+# Labels whose every value the code creates at import: a selector on them must match one of those values. (Other
+# labels, such as HTTP status, get their values at run time, from whatever other tests did first.)
+ENUMERATED = {"processor_jobs_total": {"outcome"}, "notify_emails_total": {"kind", "status"}}
 SELECTOR = re.compile(r"\b([a-z_][a-z0-9_]*)(?:\{([^}]*)\})?")
 MATCHER = re.compile(r'(\w+)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 PROMQL_WORDS = {"sum", "by", "rate", "increase", "max", "min", "avg", "clamp_min", "and", "or", "without", "on",
@@ -80,7 +83,7 @@ def problems_of(expr: str, samples: dict[str, list[dict[str, str]]]) -> list[str
             problems.append(f"{name} is not a metric the services emit")
             continue
         # A matcher on a label the code creates at import (e.g. outcome) must select at least one real value.
-        known = [m for m in matchers if any(m[0] in labels for labels in samples[name])]
+        known = [m for m in matchers if m[0] in ENUMERATED.get(name, set())]
         if known and not any(all(matches(op, v, labels.get(k, "")) for k, op, v in known) for labels in samples[name]):
             problems.append(f"{name}{{{', '.join(''.join(m) for m in known)}}} selects no value the services emit")
     return problems
@@ -103,7 +106,7 @@ def test_every_dashboard_query_uses_metrics_the_services_emit() -> None:
     samples = emitted_samples()
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
     assert exprs
-    assert [p for expr in exprs for p in problems_of(re.sub(r"\$\w+", "", expr), samples)] == []
+    assert [p for expr in exprs for p in problems_of(re.sub(r"\$\w+", ".*", expr), samples)] == []
 
 
 @pytest.mark.parametrize("alert", alerts(), ids=lambda a: a["alert"])
