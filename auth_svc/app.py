@@ -37,7 +37,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(
         [
             database(settings, MIGRATIONS),
-            broker(settings, SERVICE),
+            broker(settings, SERVICE, required=False),  # registration publishes through the outbox
             outbox_relay(settings, SERVICE),
             _accounts(settings, signer),
             _failure_pruner,

@@ -20,7 +20,10 @@ D = TypeVar("D", bound=EventData)
 
 class Envelope(BaseModel, Generic[D]):
     """One event on the wire. `correlationid` follows a user request across every hop; `causationid` is the
-    id of the event that caused this one (absent for events caused by an HTTP request)."""
+    id of the event that caused this one (absent for events caused by an HTTP request). `traceparent` and
+    `tracestate` are the CloudEvents distributed-tracing extension: the W3C Trace Context of the operation that
+    produced the event, so its consumers' work joins the same trace. Both are optional, and a value a consumer
+    cannot parse is ignored, never a reason to reject the event."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
@@ -34,6 +37,8 @@ class Envelope(BaseModel, Generic[D]):
     dataschema: str
     correlationid: str = Field(min_length=1, max_length=255)
     causationid: str | None = Field(default=None, max_length=255)
+    traceparent: str | None = Field(default=None, max_length=255)
+    tracestate: str | None = Field(default=None, max_length=512)
     data: D
 
 
@@ -95,6 +100,10 @@ def amqp_headers(envelope: Envelope[Any]) -> dict[str, str]:
     }
     if envelope.causationid:
         headers["ce-causationid"] = envelope.causationid
+    if envelope.traceparent:
+        headers["ce-traceparent"] = envelope.traceparent
+    if envelope.tracestate:
+        headers["ce-tracestate"] = envelope.tracestate
     return headers
 
 

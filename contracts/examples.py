@@ -76,7 +76,7 @@ _PAYLOADS: tuple[EventData, ...] = (
         finished_at=_at(9, 30, 44),
         filename="holiday.mp4",
         previews=tuple(
-            ObjectRef(bucket="framepipe-results", key=f"previews/{VIDEO_ID}/{n}.jpg") for n in range(1, 5)
+            ObjectRef(bucket="framepipe-results", key=f"results/previews/{VIDEO_ID}/{n}.jpg") for n in range(1, 5)
         ),
     ),
     VideoFailedV1(

@@ -90,6 +90,22 @@ CHANGELOG: tuple[Release, ...] = (
         title="Optional `previews` on `video.processed.v1`: small images of the first frames for a page to show",
         types=("video.processed.v1",),
     ),
+    Release(
+        version="1.3.0",
+        date="2026-12-05",
+        title="Optional `traceparent` and `tracestate` on every envelope (the CloudEvents distributed-tracing "
+        "extension) and their `ce-` AMQP headers, so one trace follows an upload to its e-mail",
+        types=(
+            "auth.user.registered.v1",
+            "video.uploaded.v1",
+            "video.processing.started.v1",
+            "video.processing.progress.v1",
+            "video.processed.v1",
+            "video.failed.v1",
+            "video.deleted.v1",
+            "notification.sent.v1",
+        ),
+    ),
 )
 CONTRACT_VERSION = CHANGELOG[-1].version
 
@@ -141,8 +157,14 @@ def headers_json_schema(event_type: str) -> JsonDict:
         "ce-time": {"format": "date-time", "type": "string"},
         "ce-correlationid": text,
         "ce-causationid": {**text, "description": "Present when another event caused this one."},
+        "ce-traceparent": {**text, "description": "W3C traceparent of the producing operation, when traced."},
+        "ce-tracestate": {
+            "type": "string",
+            "maxLength": 512,
+            "description": "W3C tracestate that goes with ce-traceparent, when there is one.",
+        },
     }
-    required = sorted(set(properties) - {"ce-causationid"})
+    required = sorted(set(properties) - {"ce-causationid", "ce-traceparent", "ce-tracestate"})
     return {"type": "object", "properties": properties, "required": required}
 
 
@@ -330,6 +352,9 @@ ENVELOPE_NOTES = {
     "dataschema": "URI of the event's JSON Schema (its $id).",
     "correlationid": "Follows one user request across every hop.",
     "causationid": "Id of the event that caused this one; null when an HTTP request did.",
+    "traceparent": "CloudEvents distributed-tracing extension: the W3C traceparent of the producing operation "
+    "(absent when it was not traced). Consumers continue the trace from it and ignore a value they cannot parse.",
+    "tracestate": "The W3C tracestate that goes with traceparent, when there is one.",
     "data": "The typed payload, described per event type below.",
 }
 
@@ -344,8 +369,9 @@ AMQP_PROPERTIES = (
     ("timestamp", "when the message was published"),
     (
         "headers",
-        "ce-specversion, ce-type, ce-id, ce-source, ce-subject, ce-time, ce-correlationid, and "
-        "ce-causationid when the event has a cause: filter on them without parsing bodies",
+        "ce-specversion, ce-type, ce-id, ce-source, ce-subject, ce-time, ce-correlationid, "
+        "ce-causationid when the event has a cause, and ce-traceparent / ce-tracestate when it was traced: "
+        "filter on them without parsing bodies",
     ),
 )
 

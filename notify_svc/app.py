@@ -42,7 +42,7 @@ def create_app(
     )
     app.cleanup_ctx.append(database(settings, MIGRATIONS))
     app.cleanup_ctx.append(_log_pool(settings))
-    app.cleanup_ctx.append(broker(settings, SERVICE))
+    app.cleanup_ctx.append(broker(settings, SERVICE, required=False))  # GET /notifications needs the database only
     app.cleanup_ctx.append(outbox_relay(settings, SERVICE))
     app.cleanup_ctx.append(_consumers(settings, outcome_queue, directory_queue))
     api.add_routes(app)

@@ -12,6 +12,7 @@ import structlog
 from prometheus_client import Counter
 
 from contracts.events import (
+    NotificationKind,
     NotificationSentV1,
     UserRegisteredV1,
     VideoFailedV1,
@@ -28,6 +29,10 @@ from servicekit.bus.batch import Batched, BatchItem
 SOURCE = "framepipe/notify_svc"
 
 EMAILS = Counter("notify_emails_total", "E-mail attempts by outcome kind and result", ["kind", "status"])
+EMAIL_STATUSES = ("sent", "retry", "failed")  # failed: given up (rejected, or the last attempt deferred)
+for _kind in NotificationKind:
+    for _status in EMAIL_STATUSES:
+        EMAILS.labels(_kind.value, _status)
 
 
 def directory_handlers() -> dict[str, Handler]:
@@ -47,7 +52,8 @@ def outcome_handlers(spec: QueueSpec, notifier: Notifier) -> Batched:
     async def on_outcomes(items: Sequence[BatchItem]) -> list[Exception | None]:
         conn = items[0][1].db
         outcomes = [
-            Outcome(ctx.envelope.id, event, last_attempt=ctx.attempt >= spec.max_attempts) for event, ctx in items
+            Outcome(ctx.envelope.id, event, last_attempt=ctx.attempt >= spec.max_attempts, trace=ctx.trace)
+            for event, ctx in items
         ]
         results = await service.notify_outcomes(conn, notifier, outcomes)
         answers: list[Exception | None] = []

@@ -14,7 +14,10 @@ import time
 from dataclasses import dataclass
 
 import aiosmtplib
+from opentelemetry.trace import SpanKind
 from prometheus_client import Histogram
+
+from servicekit.tracing import TRACER
 
 SMTP_LATENCY = Histogram(
     "notify_smtp_send_seconds",
@@ -54,16 +57,19 @@ class Mailer:
         """Hand the message over for exactly this recipient (the envelope never comes from the headers)."""
         started = time.perf_counter()
         outcome = "sent"
-        try:
-            await self._send(message, sender, recipient)
-        except DeliveryRejected:
-            outcome = "rejected"
-            raise
-        except DeliveryDeferred:
-            outcome = "deferred"
-            raise
-        finally:
-            SMTP_LATENCY.labels(outcome).observe(time.perf_counter() - started)
+        attributes: dict[str, str | int] = {"server.address": self._config.host, "server.port": self._config.port}
+        with TRACER.start_as_current_span("smtp send", kind=SpanKind.CLIENT, attributes=attributes) as span:
+            try:
+                await self._send(message, sender, recipient)
+            except DeliveryRejected:
+                outcome = "rejected"
+                raise
+            except DeliveryDeferred:
+                outcome = "deferred"
+                raise
+            finally:
+                SMTP_LATENCY.labels(outcome).observe(time.perf_counter() - started)
+                span.set_attribute("framepipe.smtp.outcome", outcome)
 
     async def close(self) -> None:
         while self._idle:

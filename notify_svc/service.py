@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import structlog
+from opentelemetry.context import Context
 
 from contracts.events import (
     NotificationKind,
@@ -37,6 +38,7 @@ from contracts.events import (
 from notify_svc import store
 from notify_svc.emails import InvalidAddress, Letter, Sender, Templates, build_message, mailbox, message_id_for
 from notify_svc.mailer import DeliveryDeferred, DeliveryRejected, Mailer
+from servicekit import tracing
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +78,7 @@ class Outcome:
     event_id: uuid.UUID
     event: VideoProcessedV1 | VideoFailedV1
     last_attempt: bool
+    trace: Context | None = None  # the trace of this delivery: its e-mail is sent in it
 
     @property
     def kind(self) -> NotificationKind:
@@ -107,7 +110,8 @@ async def notify_outcomes(
     `conn`, so its inbox claim can be released while the others commit."""
     known = await store.outcome_contexts(conn, [(o.event_id, o.event.owner_id) for o in outcomes])
     attempts = await asyncio.gather(
-        *(_attempt(notifier, o, k) for o, k in zip(outcomes, known, strict=True)), return_exceptions=True
+        *(tracing.within(o.trace, _attempt(notifier, o, k)) for o, k in zip(outcomes, known, strict=True)),
+        return_exceptions=True,
     )
     sent = [a for a in attempts if isinstance(a, _Sent)]
     ids = await store.record_sent(conn, [(a.row, a.sent_at) for a in sent]) if sent else {}

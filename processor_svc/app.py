@@ -18,6 +18,8 @@ from servicekit.http import add_readiness_check, base_app
 
 SERVICE = "processor_svc"
 TOOLS = ("ffmpeg", "ffprobe")
+# Under results/, the one prefix its IAM role may write (deploy/terraform/modules/iam).
+READINESS_KEY = "results/.readyz"
 
 
 async def check_tools() -> None:
@@ -57,7 +59,7 @@ def create_app(settings: Settings, *, queue: QueueSpec = PROCESSOR_VIDEO_UPLOADE
     add_readiness_check(app, "ffmpeg", check_tools)
     app.cleanup_ctx.append(workspace(settings))
     app.cleanup_ctx.append(runtime.broker(settings, SERVICE))
-    app.cleanup_ctx.append(runtime.storage(settings))
+    app.cleanup_ctx.append(runtime.storage(settings, READINESS_KEY))
     app.cleanup_ctx.append(
         runtime.consumers(
             SERVICE,

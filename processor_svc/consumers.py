@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 from prometheus_client import Counter, Gauge, Histogram
 
-from contracts import VideoUploadedV1
+from contracts import FailureCode, VideoUploadedV1
 from processor_svc import service
 from servicekit.bus import Handler, MessageContext
 from servicekit.runtime import PUBLISHER, STORAGE
@@ -21,6 +21,11 @@ JOB_SECONDS = Histogram(
 FRAMES = Counter("processor_frames_total", "Frames extracted into result ZIPs")
 BYTES = Counter("processor_bytes_total", "Bytes of result ZIPs stored")
 IN_FLIGHT = Gauge("processor_jobs_in_flight", "Jobs running now")
+# Every outcome exists from the start at 0, so rate() and the alerts see the first failure (and so the alert
+# rules' tests can tell which outcome values the code really emits).
+JOB_OUTCOMES = ("processed", "error", *(code.value for code in FailureCode))
+for _outcome in JOB_OUTCOMES:
+    JOBS.labels(_outcome)
 
 
 def handlers(app: web.Application, config: service.JobConfig) -> dict[str, Handler]:

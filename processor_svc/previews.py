@@ -23,7 +23,9 @@ JPEG_QUALITY = "4"  # ffmpeg's -q:v scale, 2 (best) to 31
 
 
 def preview_key(video_id: uuid.UUID, number: int) -> str:
-    return f"previews/{video_id}/{number}.jpg"  # deterministic: a retry overwrites, never duplicates
+    # Under results/: the prefix the processor may write and the bucket's lifecycle expires with the ZIPs.
+    # Deterministic: a retry overwrites, never duplicates.
+    return f"results/previews/{video_id}/{number}.jpg"
 
 
 def previews_argv(frames: list[Path], out_dir: Path) -> list[str]:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from prometheus_client import Histogram
 
+from servicekit.tracing import TRACER
+
 TOOL_SECONDS = Histogram(
     "processor_ffmpeg_duration_seconds",
     "Wall-clock seconds of ffmpeg/ffprobe runs",
@@ -83,6 +85,13 @@ async def run_tool(
 ) -> Completed:
     """Run to completion. With `on_line`, stdout is handed over line by line instead of being collected; with
     `brake`, the caller can stop and continue the tool while it runs."""
+    with TRACER.start_as_current_span(Path(argv[0]).name) as span:
+        completed = await _run_tool(argv, stderr_file, on_line, brake)
+        span.set_attribute("process.exit.code", completed.returncode)
+        return completed
+
+
+async def _run_tool(argv: list[str], stderr_file: Path, on_line: LineHandler | None, brake: Brake | None) -> Completed:
     started = time.perf_counter()
     with stderr_file.open("wb") as err:
         process = await asyncio.create_subprocess_exec(

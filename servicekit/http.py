@@ -8,13 +8,16 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
 import structlog
 from aiohttp import web
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel, ValidationError
 
+from servicekit import tracing
 from servicekit.metrics import http_metrics_middleware, metrics_handler
 
 log = structlog.get_logger(__name__)
@@ -22,12 +25,25 @@ log = structlog.get_logger(__name__)
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID_HEADER = "X-Request-ID"
 CORRELATION_HEADER = "X-Correlation-ID"
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _SAFE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """A dependency check. `required`: the service cannot answer requests without it (503, taken out of the
+    load balancer); otherwise a failure is reported as `degraded` with 200 (the broker, for a service whose
+    outbox keeps accepting work while the broker is away)."""
+
+    check: ReadinessCheck
+    required: bool = True
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
+READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, Readiness])
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 SERVICE_NAME = web.AppKey("service_name", str)
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -118,7 +134,7 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     except Exception as exc:
         response = _error_response(request, exc)
     response.headers[REQUEST_ID_HEADER] = request_id
-    if request.path not in ("/healthz", "/readyz", "/metrics"):
+    if request.path not in OPERATIONAL_PATHS:
         log.info(
             "http_request",
             method=request.method,
@@ -127,6 +143,27 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
     return response
+
+
+@web.middleware
+async def tracing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A server span per request, continuing the caller's trace (W3C traceparent header) when it sent one."""
+    if request.path in OPERATIONAL_PATHS:
+        return await handler(request)
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    with tracing.TRACER.start_as_current_span(
+        f"{request.method} {route}",
+        context=tracing.context_of_headers(request.headers),
+        kind=SpanKind.SERVER,
+        attributes={"http.request.method": request.method, "http.route": route, "url.path": request.path},
+        set_status_on_exception=False,
+    ) as span:
+        response = await handler(request)
+        span.set_attribute("http.response.status_code", response.status)
+        if response.status >= 500:
+            span.set_status(StatusCode.ERROR)
+        return response
 
 
 def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
@@ -161,10 +198,12 @@ async def healthz(_: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     checks = request.app[READINESS_CHECKS]
-    results = await asyncio.gather(*(_run_check(check) for check in checks.values()))
+    results = await asyncio.gather(*(_run_check(r.check) for r in checks.values()))
     report = dict(zip(checks, results, strict=True))
-    ok = all(result == "ok" for result in results)
-    return web.json_response({"status": "ok" if ok else "unavailable", "checks": report}, status=200 if ok else 503)
+    failed = {name for name, result in report.items() if result != "ok"}
+    if any(checks[name].required for name in failed):
+        return web.json_response({"status": "unavailable", "checks": report}, status=503)
+    return web.json_response({"status": "degraded" if failed else "ok", "checks": report})
 
 
 async def _run_check(check: ReadinessCheck) -> str:
@@ -188,7 +227,7 @@ def base_app(
     """An application with the shared middlewares and the operational routes. Services add readiness checks
     with `add_readiness_check` and their own routes."""
     app = web.Application(
-        middlewares=[http_metrics_middleware(service), request_context_middleware],  # type: ignore[list-item]
+        middlewares=[http_metrics_middleware(service), tracing_middleware, request_context_middleware],  # type: ignore[list-item]
         client_max_size=client_max_size,
     )
     app[SERVICE_NAME] = service
@@ -202,8 +241,8 @@ def base_app(
     return app
 
 
-def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck) -> None:
-    app[READINESS_CHECKS][name] = check
+def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck, *, required: bool = True) -> None:
+    app[READINESS_CHECKS][name] = Readiness(check, required)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -18,7 +18,7 @@ import asyncpg
 import structlog
 
 from contracts.envelope import Envelope, amqp_headers, encode
-from servicekit import inbox
+from servicekit import inbox, tracing
 from servicekit.bus.publisher import Publisher, PublishError
 from servicekit.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 
@@ -31,7 +31,8 @@ async def enqueue(conn: asyncpg.Connection, envelope: Envelope[Any]) -> None:
 
 
 async def enqueue_many(conn: asyncpg.Connection, envelopes: Sequence[Envelope[Any]]) -> None:
-    """Add several events to the outbox in one round trip, in this order."""
+    """Add several events to the outbox in one round trip, in this order, each carrying the trace it was made in."""
+    envelopes = [tracing.stamp(e) for e in envelopes]
     await conn.execute(
         "INSERT INTO outbox (event_id, event_type, body, headers) "
         "SELECT e.id, e.type, e.body, e.headers "

@@ -13,8 +13,10 @@ from typing import TypeVar
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
+from opentelemetry import trace
 
 from contracts.topology import QueueSpec
+from servicekit import tracing
 from servicekit.bus import Consumer, Handler, Publisher, check_broker, connect, declare_topology
 from servicekit.bus.batch import BatchConsumer, Batched
 from servicekit.db import check_database, create_pool, migrate
@@ -56,8 +58,10 @@ def database(settings: DatabaseSettings, migrations_dir: Path) -> CleanupCtx:
     return ctx
 
 
-def broker(settings: BaseServiceSettings, service: str) -> CleanupCtx:
-    """The robust connection, the declared topology and the confirmed publisher."""
+def broker(settings: BaseServiceSettings, service: str, *, required: bool = True) -> CleanupCtx:
+    """The robust connection, the declared topology and the confirmed publisher. `required=False` for a service
+    that publishes through its outbox only: while the broker is away it still answers every request, so its
+    readiness reports the broker as `degraded` and the load balancer keeps sending it traffic."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         connection = await connect(settings.amqp_url.get_secret_value(), service)
@@ -66,7 +70,7 @@ def broker(settings: BaseServiceSettings, service: str) -> CleanupCtx:
         await publisher.start()
         app[AMQP] = connection
         app[PUBLISHER] = publisher
-        add_readiness_check(app, "broker", lambda: check_broker(connection))
+        add_readiness_check(app, "broker", lambda: check_broker(connection), required=required)
         yield
         # Shutdown must finish even while the broker is unreachable (a robust connection would wait for it).
         with contextlib.suppress(Exception):
@@ -128,11 +132,14 @@ def consumers(
     return ctx
 
 
-def storage(settings: StorageSettings) -> CleanupCtx:
+def storage(settings: StorageSettings, readiness_key: str, *, required: bool = True) -> CleanupCtx:
+    """The S3 client. Readiness reads (or writes, when missing) `readiness_key`, which must lie under a prefix
+    the service's IAM role may read and write: no s3:ListBucket or HeadBucket permission is needed."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        async with open_storage(settings) as store:
+        async with open_storage(settings, readiness_key=readiness_key) as store:
             app[STORAGE] = store
-            add_readiness_check(app, "storage", store.check)
+            add_readiness_check(app, "storage", store.check, required=required)
             yield
 
     return ctx
@@ -142,9 +149,27 @@ def serve(service: str, settings: S, create_app: Callable[[S], web.Application])
     """A service's `__main__`: configure logging once, build the app, serve until SIGTERM (graceful shutdown
     runs every cleanup context)."""
     configure_logging(settings.log_level, settings.log_format, service=service)
+    provider = tracing.tracer_provider(settings, service)
+    if provider is not None:
+        trace.set_tracer_provider(provider)
     app = create_app(settings)
     app.on_startup.append(_freeze_start_up_objects)
-    web.run_app(app, host=settings.http_host, port=settings.http_port, access_log=None, print=None)
+    try:
+        _run(app, settings)
+    finally:
+        if provider is not None:
+            provider.shutdown()  # exports the spans still buffered
+
+
+def _run(app: web.Application, settings: BaseServiceSettings) -> None:
+    web.run_app(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=settings.http_shutdown_timeout_seconds,
+    )
 
 
 async def _freeze_start_up_objects(app: web.Application) -> None:

@@ -1,5 +1,9 @@
 """Settings bases. Each service composes the groups it needs into one pydantic-settings class; values come
-from the environment (or a `.env` file) once, at start-up, and are passed down from there."""
+from the environment (or a `.env` file) once, at start-up, and are passed down from there.
+
+An empty value means "not set" (the default applies), in every group: a Kubernetes ConfigMap or a Compose file
+cannot leave a key out of one environment while another sets it, and `S3_ENDPOINT_URL=` must mean "AWS S3",
+not an endpoint named ''."""
 
 from __future__ import annotations
 
@@ -9,18 +13,29 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+SETTINGS_CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+
 
 class BaseServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SETTINGS_CONFIG
 
     log_level: str = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     http_host: str = "0.0.0.0"  # noqa: S104 - services listen on every interface inside their container
     http_port: int
+    # On SIGTERM: how long requests already running may take to finish before they are cut (video_svc's
+    # largest upload sets it in production; see docs/deploy.md, "Rollouts").
+    http_shutdown_timeout_seconds: float = Field(default=60, ge=0)
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # Traces are exported over OTLP/HTTP to this base URL (…/v1/traces) when set; unset exports nothing, and
+    # the trace context received in requests and events is still passed on.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_traces_sampler_arg: float = Field(default=1.0, ge=0, le=1)
 
 
 class DatabaseSettings(BaseSettings):
+    model_config = SETTINGS_CONFIG
+
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/framepipe")
     db_schema: str
     db_pool_min: int = Field(default=1, ge=0)
@@ -29,6 +44,8 @@ class DatabaseSettings(BaseSettings):
 
 
 class StorageSettings(BaseSettings):
+    model_config = SETTINGS_CONFIG
+
     s3_endpoint_url: str | None = None
     s3_public_endpoint_url: str | None = None
     s3_bucket: str = "framepipe"
@@ -38,6 +55,8 @@ class StorageSettings(BaseSettings):
 
 
 class TokenVerifySettings(BaseSettings):
+    model_config = SETTINGS_CONFIG
+
     jwt_public_keys_dir: Path = Path("var/keys/public")
     jwt_issuer: str = "framepipe-auth"
     jwt_audience: str = "framepipe"

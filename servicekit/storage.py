@@ -32,11 +32,17 @@ class UploadAborted(Exception):
     """The source iterator failed; the partial upload was aborted and nothing is stored."""
 
 
+# Error codes of a GET that reached S3 with valid credentials but found nothing it may show: a missing key is
+# AccessDenied (403) rather than NoSuchKey (404) when the role has no s3:ListBucket.
+_NOT_THERE = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403", "Forbidden"})
+
+
 class Storage:
-    def __init__(self, client: Any, presign_client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, presign_client: Any, bucket: str, *, readiness_key: str = "readyz") -> None:
         self._s3 = client
         self._presign = presign_client
         self.bucket = bucket
+        self._readiness_key = readiness_key
 
     async def put_stream(
         self, key: str, chunks: AsyncIterator[bytes], content_type: str = "application/octet-stream"
@@ -158,8 +164,19 @@ class Storage:
         return url
 
     async def check(self) -> None:
-        """Readiness: the bucket answers."""
-        await self._s3.head_bucket(Bucket=self.bucket)
+        """Readiness with object permissions only: GET the (empty) readiness object, and PUT it when it is not
+        there (first start, or expired by the bucket's lifecycle). Bad credentials, a missing bucket or an
+        unreachable endpoint fail one or the other. (HeadBucket would need s3:ListBucket, which a role that only
+        reads and writes its own prefixes does not have.)"""
+        try:
+            response = await self._s3.get_object(Bucket=self.bucket, Key=self._readiness_key)
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in _NOT_THERE:
+                raise
+            await self._s3.put_object(Bucket=self.bucket, Key=self._readiness_key, Body=b"")
+            return
+        async with response["Body"] as body:
+            await body.read()
 
     async def ensure_bucket(self) -> None:
         try:
@@ -183,7 +200,7 @@ async def _gather(tasks: set[asyncio.Task[None]]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
+async def open_storage(settings: StorageSettings, *, readiness_key: str = "readyz") -> AsyncIterator[Storage]:
     session = aioboto3.Session()
     common: dict[str, Any] = {
         "region_name": settings.s3_region,
@@ -211,4 +228,4 @@ async def open_storage(settings: StorageSettings) -> AsyncIterator[Storage]:
                 **common,
             )
         )
-        yield Storage(client, presign, settings.s3_bucket)
+        yield Storage(client, presign, settings.s3_bucket, readiness_key=readiness_key)

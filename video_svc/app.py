@@ -19,6 +19,8 @@ from video_svc.settings import Settings
 
 SERVICE = "video_svc"
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Under sources/, the prefix its IAM role writes (deploy/terraform/modules/iam).
+READINESS_KEY = "sources/.readyz"
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -32,8 +34,10 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(
         [
             database(settings, MIGRATIONS),
-            broker(settings, SERVICE),
-            storage(settings),
+            # Listing, status, downloads (presigned offline) and deletes need neither the broker (the outbox
+            # waits for it) nor S3: a blip of either must not take every replica out of the load balancer.
+            broker(settings, SERVICE, required=False),
+            storage(settings, READINESS_KEY, required=False),
             outbox_relay(settings, SERVICE),
             live_changes(settings),
             consumers(

@@ -162,7 +162,7 @@ build_image() {
   # Host networking for the build: the daemon's bridge may have no route out on a locked-down machine.
   if ! "$DOCKER" build --network host --progress plain \
     -f "$ROOT/deploy/docker/Dockerfile" \
-    --build-arg "SERVICE=$service" --build-arg "HTTP_PORT=$port" \
+    --build-arg "SERVICE=$service" --build-arg "HTTP_PORT=$port" --build-arg "PYTHON_IMAGE=$BASE_IMAGE" \
     --target "$(target_of "$service")" -t "$(image_of "$service")" "$ROOT" >"$buildlog" 2>&1; then
     tail -n 40 "$buildlog" >&2
     fail "could not build $(image_of "$service")"

@@ -4,8 +4,9 @@ Usage: k8s_validate.py KUBERNETES_VERSION CRD_JSON_OUT FILE...
 
 Every built-in kind is validated with kubernetes-validate in strict mode (an unknown field is an error).
 A kind with no built-in schema is an error too, unless it is one of the custom resources below:
-External Secrets kinds are checked here against deploy/schemas; the others (KEDA, prometheus-operator,
-Argo CD) are written to CRD_JSON_OUT for validate-crds.mjs.
+External Secrets kinds, and the RabbitMQ operators' and cert-manager's (deploy/schemas/operators.json), are
+checked here against deploy/schemas; the others (KEDA, prometheus-operator, Argo CD) are written to
+CRD_JSON_OUT for validate-crds.mjs.
 """
 
 import json
@@ -32,6 +33,7 @@ def is_kind(doc: dict, table: dict[str, set[str]]) -> bool:
 def main() -> int:
     version, crd_out, *files = sys.argv[1:]
     eso_schema = json.loads((SCHEMAS / "external-secrets.io_v1.json").read_text())
+    operator_schemas = json.loads((SCHEMAS / "operators.json").read_text())["kinds"]
     crds, errors, checked = [], 0, 0
     for path in files:
         for doc in yaml.safe_load_all(Path(path).read_text()):
@@ -44,6 +46,8 @@ def main() -> int:
                     crds.append({"where": where, "doc": doc})
                 elif is_kind(doc, SCHEMA_VALIDATED):
                     jsonschema.validate(doc, eso_schema)
+                elif f"{doc.get('apiVersion')}/{doc.get('kind')}" in operator_schemas:
+                    jsonschema.validate(doc, operator_schemas[f"{doc['apiVersion']}/{doc['kind']}"])
                 else:
                     kubernetes_validate.validate(doc, version, strict=True)
             except kubernetes_validate.SchemaNotFoundError:

@@ -76,5 +76,41 @@ bite checkov-privileged-container 'kustomize-prod|checkov' \
 bite dashboard-unknown-metric 'grafana-dashboard' \
   "sed -i 's/processor_jobs_in_flight/processor_jobs_inflight/' deploy/observability/grafana/framepipe.json"
 
+INV='kustomize-dev|kustomize-prod|deployment-invariants'
+bite keda-counts-ready-only "$INV" \
+  "sed -i 's/protocol: http/protocol: amqp/' deploy/k8s/base/processor-svc.yaml" 'deployment-invariants'
+bite processor-grace-cuts-jobs "$INV" \
+  "sed -i 's/terminationGracePeriodSeconds: 1620/terminationGracePeriodSeconds: 90/' deploy/k8s/base/processor-svc.yaml" \
+  'deployment-invariants'
+bite http-service-without-prestop "$INV" \
+  "sed -i 's/                seconds: 15/                seconds: 0/' deploy/k8s/base/video-svc.yaml" 'deployment-invariants'
+bite alb-drains-shorter-than-uploads "$INV" \
+  "sed -i 's/deregistration_delay.timeout_seconds=915/deregistration_delay.timeout_seconds=300/' deploy/k8s/overlays/prod/kustomization.yaml" \
+  'deployment-invariants'
+bite processor-nodes-too-few "$INV" \
+  "sed -i '/variable \"processor_node_max_size\"/,/default/s/default     = 5/default     = 3/' deploy/terraform/environments/prod/variables.tf" \
+  'deployment-invariants'
+bite terraform-too-old-for-use-lockfile "$INV" \
+  "sed -i 's/required_version = \">= 1.10\"/required_version = \">= 1.7\"/' deploy/terraform/environments/prod/versions.tf" \
+  'deployment-invariants'
+bite plan-role-writes-state 'terraform-test-prod' \
+  "sed -i 's/    terraform-plan  = \\[\"s3:GetObject\"\\]/    terraform-plan  = [\"s3:GetObject\", \"s3:PutObject\"]/' deploy/terraform/modules/iam/main.tf"
+bite nodes-allow-imds-from-pods 'terraform-test-prod' \
+  "sed -i 's/http_put_response_hop_limit = 1/http_put_response_hop_limit = 2/' deploy/terraform/modules/eks/main.tf"
+bite kms-without-via-service 'terraform-test-prod' \
+  "sed -i '/local.via_service.s3/d' deploy/terraform/modules/iam/main.tf"
+bite rds-minor-version-pinned 'terraform-validate-prod|terraform-test-prod' \
+  "sed -i 's/  default     = \"16\"/  default     = \"16.8\"/' deploy/terraform/modules/rds/variables.tf"
+
+bite servicemonitor-not-selected "$INV" \
+  "sed -i '/^    release: kube-prometheus-stack$/d' deploy/k8s/base/video-svc.yaml" 'deployment-invariants'
+bite prod-images-of-two-commits "$INV" \
+  "sed -i '0,/newTag: [0-9a-f]\\{40\\}/s//newTag: 0000000000000000000000000000000000000000/' deploy/k8s/overlays/prod/kustomization.yaml" \
+  'deployment-invariants'
+bite broker-unknown-field 'kustomize-broker|kubernetes-schemas-strict' \
+  "sed -i 's/^  replicas: 3$/  replicas: 3\n  replica: 3/' deploy/k8s/broker/cluster.yaml" 'kubernetes-schemas-strict'
+bite alert-on-a-label-value-never-emitted 'alert-rules' \
+  "sed -i 's/outcome!~\"processed|error\"/outcome=\"failed\"/' deploy/observability/prometheus-rules.yaml"
+
 echo "$bitten passed, $missed failed"
 ((missed == 0))

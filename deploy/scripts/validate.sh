@@ -122,13 +122,28 @@ check_kustomize() {
 
 check_manifests() {
   "$VENV/bin/python" "$SCRIPTS/k8s_validate.py" "$KUBERNETES_VERSION" "$OUT/crds.json" \
-    "$OUT"/rendered/*.yaml deploy/argocd/*.yaml
+    "$OUT"/rendered/*.yaml deploy/argocd/*.yaml deploy/argocd/addons/*.yaml
 }
 
 # Custom resources: the @kubernetes-models validators, then strict schemas (unknown fields fail) generated
 # from the same packages; the generated schemas are left in deploy/.out/crd-schemas.
 check_crds() {
   DEPLOY_NODE_MODULES=$NODE_TOOLS/node_modules node "$SCRIPTS/validate-crds.mjs" "$OUT/crds.json" "$OUT/crd-schemas"
+}
+
+# Rules that span files: graces against timeouts, the KEDA trigger against the processor's concurrency, ALB
+# draining against the services' drain time, node capacity against KEDA's maximum, Terraform pins.
+check_invariants() { "$VENV/bin/python" "$SCRIPTS/check_invariants.py" "$OUT/rendered"; }
+
+# The alert rules as Prometheus loads them (the PrometheusRule's spec), checked and unit-tested with promtool
+# (Debian's and Ubuntu's `prometheus` package; .ci/run installs it).
+check_alert_rules() {
+  command -v promtool >/dev/null || { echo "promtool is missing: apt-get install prometheus (.ci/run does)"; return 1; }
+  local dir=$OUT/alert-rules
+  mkdir -p "$dir" && cp deploy/observability/tests/*.test.yaml "$dir/" &&
+    "$VENV/bin/python" -c 'import sys, yaml; yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["spec"], open(sys.argv[2], "w"))' \
+      deploy/observability/prometheus-rules.yaml "$dir/prometheus-rules.yaml" &&
+    (cd "$dir" && promtool check rules prometheus-rules.yaml && promtool test rules ./*.test.yaml)
 }
 
 check_dashboard() { "$VENV/bin/python" "$SCRIPTS/check_dashboard.py" deploy/observability/grafana/framepipe.json; }
@@ -152,7 +167,7 @@ check_terraform_test() { cd "$1" && terraform test -no-color; }
 # checkov skips directories whose name starts with a dot, so the render goes to a temporary directory.
 check_checkov() {
   local k8s rc
-  k8s=$(mktemp -d) && cp "$OUT/rendered/prod.yaml" "$k8s/prod.yaml"
+  k8s=$(mktemp -d) && cp "$OUT/rendered/prod.yaml" "$OUT/rendered/broker.yaml" "$k8s/"
   "$VENV/bin/checkov" --config-file deploy/.checkov.yaml --skip-download --quiet --compact \
     -d deploy/terraform -d deploy/docker -d .github/workflows -d "$k8s"
   rc=$?
@@ -181,9 +196,12 @@ main() {
   check kustomize-base check_kustomize deploy/k8s/base base
   check kustomize-dev check_kustomize deploy/k8s/overlays/dev dev
   check kustomize-prod check_kustomize deploy/k8s/overlays/prod prod
+  check kustomize-broker check_kustomize deploy/k8s/broker broker
   check kubernetes-schemas-strict check_manifests
   check custom-resources check_crds
+  check deployment-invariants check_invariants
   check grafana-dashboard check_dashboard
+  check alert-rules check_alert_rules
   check workflow-schema check_workflow_schema
   check actionlint check_actionlint
   check terraform-fmt check_terraform_fmt

@@ -32,11 +32,12 @@ from typing import Any
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from opentelemetry.trace import Span
 
 from contracts.envelope import Envelope
 from contracts.events import EventData
 from contracts.topology import QueueSpec
-from servicekit import inbox
+from servicekit import inbox, tracing
 from servicekit.bus.consumer import REPLAY_ID_HEADER, Consumer, MessageContext, bind_log_context, reprocess_requested
 from servicekit.bus.publisher import Publisher
 from servicekit.metrics import BATCH_SIZE, HANDLER_LATENCY
@@ -60,9 +61,11 @@ class _Item:
     message: AbstractIncomingMessage
     envelope: Envelope[EventData]
     attempt: int
+    span: Span  # this message's own span in its producer's trace, ended when the batch is settled
 
     def context(self, queue: str, conn: asyncpg.Connection) -> MessageContext:
-        return MessageContext(self.envelope, queue, self.attempt, bool(self.message.redelivered), conn)
+        redelivered = bool(self.message.redelivered)
+        return MessageContext(self.envelope, queue, self.attempt, redelivered, conn, tracing.in_span(self.span))
 
 
 class _Acks:
@@ -168,7 +171,8 @@ class BatchConsumer(Consumer):
             if decoded is None:
                 self._acks.settled(message)  # parked
             else:
-                items.append(_Item(message, *decoded))
+                envelope, attempt = decoded
+                items.append(_Item(message, envelope, attempt, tracing.start_consuming(envelope, self.spec.name)))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(queue=self.spec.name)
         for item in [i for i in items if reprocess_requested(i.message)]:
@@ -200,6 +204,9 @@ class BatchConsumer(Consumer):
         handled: list[tuple[_Item, str]] = []
         for item, result in zip(items, results, strict=True):
             bind_log_context(item.envelope, self.spec.name)
+            if isinstance(result, Exception):
+                tracing.failed(item.span, result)
+            item.span.end()
             if isinstance(result, Exception):
                 await self._failed(item.message, result, item.envelope.type, item.attempt)
                 self._acks.settled(item.message)

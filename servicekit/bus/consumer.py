@@ -22,11 +22,13 @@ from typing import Any
 import asyncpg
 import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 
 from contracts.envelope import Envelope, MalformedEvent, decode, new_envelope
 from contracts.events import EventData
 from contracts.topology import DEAD_LETTER_EXCHANGE, QueueSpec
-from servicekit import inbox
+from servicekit import inbox, tracing
 from servicekit.bus.publisher import Publisher, copy_message
 from servicekit.metrics import HANDLER_LATENCY, MESSAGES_CONSUMED
 
@@ -56,6 +58,7 @@ class MessageContext:
     attempt: int
     redelivered: bool
     conn: asyncpg.Connection | None
+    trace: Context | None = None  # the span handling this message: events it causes continue its trace
 
     @property
     def db(self) -> asyncpg.Connection:
@@ -68,13 +71,14 @@ class MessageContext:
         `once_per_cause`: the event id is derived from this event's id and the new event's type, so handling this
         event again (a redelivery after a lost ack, a retry after a lost confirm) publishes the very same event,
         which every consumer's inbox then drops, instead of a second one."""
-        return new_envelope(
+        envelope = new_envelope(
             data,
             source=source,
             correlation_id=self.envelope.correlationid,
             causation_id=str(self.envelope.id),
             event_id=uuid.uuid5(self.envelope.id, data.event_type) if once_per_cause else None,
         )
+        return tracing.stamp(envelope, self.trace)
 
 
 Handler = Callable[[Any, MessageContext], Awaitable[None]]
@@ -149,16 +153,19 @@ class Consumer:
         envelope, attempt = decoded
         handler = self._handlers[envelope.type]
         started = time.perf_counter()
-        try:
-            outcome = await self._run(handler, envelope, message, attempt)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self._failed(message, exc, envelope.type, attempt)
-            return
-        finally:
-            HANDLER_LATENCY.labels(self._service, self.spec.name, envelope.type).observe(time.perf_counter() - started)
-        await self._settle(message, envelope.type, outcome)
+        with tracing.consuming(envelope, self.spec.name) as span:
+            try:
+                outcome = await self._run(handler, envelope, message, attempt)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                tracing.failed(span, exc)
+                await self._failed(message, exc, envelope.type, attempt)
+                return
+            finally:
+                elapsed = time.perf_counter() - started
+                HANDLER_LATENCY.labels(self._service, self.spec.name, envelope.type).observe(elapsed)
+            await self._settle(message, envelope.type, outcome)
 
     async def _decode(self, message: AbstractIncomingMessage) -> tuple[Envelope[EventData], int] | None:
         """The message's envelope and attempt number, with its log context bound; None when it was parked
@@ -195,9 +202,11 @@ class Consumer:
         self, handler: Handler, envelope: Envelope[EventData], message: AbstractIncomingMessage, attempt: int
     ) -> str:
         reprocess = reprocess_requested(message)
+        current = otel_context.get_current()
         if self._pool is None:
             await handler(
-                envelope.data, MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), None)
+                envelope.data,
+                MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), None, current),
             )
             return "ack"
         async with self._pool.acquire() as conn, conn.transaction():
@@ -207,7 +216,8 @@ class Consumer:
             elif not await inbox.claim(conn, self.spec.name, envelope.id, envelope.type):
                 return "duplicate"
             await handler(
-                envelope.data, MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), conn)
+                envelope.data,
+                MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), conn, current),
             )
         return "ack"
 

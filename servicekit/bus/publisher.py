@@ -25,6 +25,7 @@ from pamqp.commands import Basic
 from contracts.envelope import CONTENT_TYPE, Envelope, amqp_headers, encode
 from contracts.registry import EVENT_TYPES
 from contracts.topology import EVENTS_EXCHANGE
+from servicekit import tracing
 from servicekit.metrics import MESSAGES_PUBLISHED
 
 log = structlog.get_logger(__name__)
@@ -83,6 +84,7 @@ class Publisher:
             await self._channel.close()
 
     async def publish(self, envelope: Envelope[Any]) -> None:
+        envelope = tracing.stamp(envelope)
         await self.publish_raw(encode(envelope), str(envelope.id), envelope.type, amqp_headers(envelope))
 
     async def publish_raw(self, body: bytes, event_id: str, event_type: str, headers: Mapping[str, Any]) -> None:

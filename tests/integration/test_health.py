@@ -1,5 +1,6 @@
-"""Readiness tells the truth: 503 while the database or the broker is unreachable, 200 once it is back, and
-the pool and the connection recover by themselves."""
+"""Readiness tells the truth: 503 while the database or a required broker is unreachable, 200 once it is back,
+and the pool and the connection recover by themselves. A service that publishes through its outbox only reports
+the broker as `degraded` and keeps answering requests (and stays in the load balancer) while it is away."""
 
 from __future__ import annotations
 
@@ -28,13 +29,13 @@ class ProbeSettings(BaseServiceSettings, DatabaseSettings):
 
 @contextlib.asynccontextmanager
 async def probe_app(
-    database_url: str, amqp_url: str, tmp_path: Path
+    database_url: str, amqp_url: str, tmp_path: Path, *, broker_required: bool = True
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     settings = ProbeSettings(database_url=database_url, amqp_url=amqp_url)  # type: ignore[arg-type]
     app = base_app("probe")
     app.router.add_get("/probe", query_database)
     app.cleanup_ctx.append(runtime.database(settings, tmp_path))
-    app.cleanup_ctx.append(runtime.broker(settings, "probe"))
+    app.cleanup_ctx.append(runtime.broker(settings, "probe", required=broker_required))
     async with TestClient(TestServer(app)) as client:
         yield client
 
@@ -118,6 +119,38 @@ async def test_readiness_is_503_while_the_broker_is_unreachable_and_200_after_it
     finally:
         await proxy.cut()
         drop_vhost(vhost)
+
+
+async def test_a_service_whose_broker_is_not_required_stays_ready_and_answers_while_the_broker_is_away(
+    database_url: str, tmp_path: Path
+) -> None:
+    vhost = make_vhost("health_degraded")
+    proxy = await TcpProxy("127.0.0.1", 5672).start()
+    try:
+        host = AMQP_BASE.replace("127.0.0.1:5672", f"127.0.0.1:{proxy.port}")
+        async with probe_app(database_url, f"{host}/{vhost}", tmp_path, broker_required=False) as client:
+            assert (await (await client.get("/readyz")).json())["status"] == "ok"
+            await proxy.cut()
+            await eventually(lambda: _broker_failed(client), timeout=10)
+            response = await client.get("/readyz")
+            assert response.status == 200
+            assert (await response.json())["status"] == "degraded"
+            assert (await client.get("/probe")).status == 200
+            await proxy.restore()
+            await eventually(lambda: _broker_ok(client), timeout=20)
+    finally:
+        await proxy.cut()
+        drop_vhost(vhost)
+
+
+async def _broker_failed(client: Client) -> bool:
+    body = await (await client.get("/readyz")).json()
+    return str(body["checks"]["broker"]).startswith("failed")
+
+
+async def _broker_ok(client: Client) -> bool:
+    body = await (await client.get("/readyz")).json()
+    return bool(body["checks"]["broker"] == "ok" and body["status"] == "ok")
 
 
 async def _is(status: object, expected: int) -> bool:

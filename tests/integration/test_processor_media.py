@@ -158,7 +158,7 @@ async def test_the_first_frames_come_back_as_small_jpeg_previews(
     source = tiny_h264(media / f"preview-{name}.mp4", seconds, "10", size)
     outcome, _ = await process(env, source, 1.0, ImageFormat.PNG)
     keys = [ref.key for ref in outcome.previews]
-    assert keys == [f"previews/{outcome.video_id}/{n}.jpg" for n in range(1, len(expected) + 1)]
+    assert keys == [f"results/previews/{outcome.video_id}/{n}.jpg" for n in range(1, len(expected) + 1)]
     assert {ref.bucket for ref in outcome.previews} == {env.settings.s3_bucket}
     previews = [await env.storage.read(key) for key in keys]
     assert all(p.startswith(b"\xff\xd8\xff") for p in previews)  # JPEG, whatever the frames' format

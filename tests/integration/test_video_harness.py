@@ -174,7 +174,8 @@ class Story:
         body = b"PK\x05\x06" + bytes(18)  # an empty ZIP
         await self.svc.s3.put_object(Bucket=bucket, Key=key, Body=body)
         refs = tuple(
-            ObjectRef(bucket=bucket, key=f"previews/{self.video_id}/{n}.jpg") for n in range(1, len(previews) + 1)
+            ObjectRef(bucket=bucket, key=f"results/previews/{self.video_id}/{n}.jpg")
+            for n in range(1, len(previews) + 1)
         )
         for ref, image in zip(refs, previews, strict=True):
             await self.svc.s3.put_object(Bucket=bucket, Key=ref.key, Body=image)

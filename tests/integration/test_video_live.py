@@ -234,7 +234,7 @@ async def test_previews_are_served_to_their_owner_only_and_deleted_with_the_vide
         assert (await response.json())["code"] == "not_found"
     assert (await svc.client.get(f"{url}/1", headers=svc.auth(uuid.uuid4()))).status == 404
     assert (await svc.client.delete(f"/video/{story.video_id}", headers=svc.auth(owner))).status == 204
-    assert await svc.keys(f"previews/{story.video_id}/") == []
+    assert await svc.keys(f"results/previews/{story.video_id}/") == []
 
 
 async def test_the_upload_limits_come_from_the_settings_and_the_contract(svc: VideoService) -> None:

@@ -72,6 +72,10 @@ module "eks" {
   node_instance_types = var.node_instance_types
   node_min_size       = var.node_min_size
   node_max_size       = var.node_max_size
+
+  processor_node_instance_types = var.processor_node_instance_types
+  processor_node_min_size       = var.processor_node_min_size
+  processor_node_max_size       = var.processor_node_max_size
   admin_role_arns = merge(
     { for i, arn in var.cluster_admin_role_arns : "admin-${i}" => arn },
     { terraform-apply = module.iam.github_role_arns["terraform-apply"] },
@@ -111,6 +115,8 @@ module "iam" {
   region                    = var.region
   account_id                = data.aws_caller_identity.current.account_id
   github_repository         = var.github_repository
+  github_oidc_provider_arn  = var.github_oidc_provider_arn
+  cluster_name              = local.name
   state_bucket              = var.state_bucket
   ecr_repository_arns       = values(module.ecr.repository_arns)
   cluster_oidc_provider_arn = module.eks.oidc_provider_arn

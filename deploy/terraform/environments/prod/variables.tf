@@ -64,6 +64,24 @@ variable "node_max_size" {
   default     = 12
 }
 
+variable "processor_node_instance_types" {
+  description = "Processor node instance types; with processor_node_max_size they must hold KEDA's maxReplicaCount of processors (docs/deploy.md, \"Capacity\")."
+  type        = list(string)
+  default     = ["c6i.4xlarge"]
+}
+
+variable "processor_node_min_size" {
+  description = "Minimum number of processor nodes."
+  type        = number
+  default     = 1
+}
+
+variable "processor_node_max_size" {
+  description = "Maximum number of processor nodes."
+  type        = number
+  default     = 5
+}
+
 variable "db_instance_class" {
   description = "RDS instance class."
   type        = string
@@ -83,4 +101,10 @@ variable "state_bucket" {
 variable "github_repository" {
   description = "owner/name of the repository whose workflows deploy."
   type        = string
+}
+
+variable "github_oidc_provider_arn" {
+  description = "The account's existing GitHub Actions OIDC provider, if any (one per account); null creates it."
+  type        = string
+  default     = null
 }

@@ -1,5 +1,5 @@
 terraform {
-  required_version = ">= 1.7"
+  required_version = ">= 1.10" # the S3 backend's use_lockfile (backend.hcl) needs 1.10
   required_providers {
     aws = {
       source  = "hashicorp/aws"

@@ -75,27 +75,95 @@ resource "aws_eks_cluster" "this" {
   depends_on = [aws_iam_role_policy_attachment.cluster, aws_cloudwatch_log_group.cluster]
 }
 
-resource "aws_eks_node_group" "default" {
+# Two managed node groups: `default` for the HTTP services and the add-ons, `processors` (labelled and tainted
+# framepipe.io/pool=processors) for the frame-extraction workers only. The cluster autoscaler (deploy/argocd/
+# addons) owns their desired sizes between min and max; EKS tags their Auto Scaling groups for its discovery.
+locals {
+  node_groups = {
+    default = {
+      instance_types = var.node_instance_types
+      min_size       = var.node_min_size
+      max_size       = var.node_max_size
+      labels         = {}
+      taints         = []
+    }
+    processors = {
+      instance_types = var.processor_node_instance_types
+      min_size       = var.processor_node_min_size
+      max_size       = var.processor_node_max_size
+      labels         = { "framepipe.io/pool" = "processors" }
+      taints         = [{ key = "framepipe.io/pool", value = "processors", effect = "NO_SCHEDULE" }]
+    }
+  }
+}
+
+# Nodes answer the instance metadata service only with a session token (IMDSv2), and only to the node itself:
+# a hop limit of 1 keeps the node role's credentials out of reach of pods, which get their own through IRSA.
+resource "aws_launch_template" "nodes" {
+  name_prefix = "${var.name}-nodes-"
+  description = "EKS nodes of ${var.name}: IMDSv2 only, encrypted root volume"
+
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
+  block_device_mappings {
+    device_name = "/dev/xvda"
+    ebs {
+      volume_size           = var.node_disk_gib
+      volume_type           = "gp3"
+      encrypted             = true
+      kms_key_id            = var.kms_key_arn
+      delete_on_termination = true
+    }
+  }
+
+  tag_specifications {
+    resource_type = "instance"
+    tags          = merge(var.tags, { Name = "${var.name}-node" })
+  }
+
+  tags = var.tags
+}
+
+resource "aws_eks_node_group" "this" {
+  for_each        = local.node_groups
   cluster_name    = aws_eks_cluster.this.name
-  node_group_name = "default"
+  node_group_name = each.key
   node_role_arn   = aws_iam_role.this["nodes"].arn
   subnet_ids      = var.private_subnet_ids
-  instance_types  = var.node_instance_types
+  instance_types  = each.value.instance_types
   ami_type        = "AL2023_x86_64_STANDARD"
   capacity_type   = "ON_DEMAND"
-  disk_size       = var.node_disk_gib
+  labels          = each.value.labels
+
+  launch_template {
+    id      = aws_launch_template.nodes.id
+    version = aws_launch_template.nodes.latest_version
+  }
+
+  dynamic "taint" {
+    for_each = each.value.taints
+    content {
+      key    = taint.value.key
+      value  = taint.value.value
+      effect = taint.value.effect
+    }
+  }
 
   scaling_config {
-    min_size     = var.node_min_size
-    desired_size = var.node_min_size
-    max_size     = var.node_max_size
+    min_size     = each.value.min_size
+    desired_size = each.value.min_size
+    max_size     = each.value.max_size
   }
 
   update_config {
     max_unavailable = 1
   }
 
-  # The cluster autoscaler (or Karpenter) owns desired_size once running.
+  # The cluster autoscaler owns desired_size once running.
   lifecycle {
     ignore_changes = [scaling_config[0].desired_size]
   }

@@ -37,6 +37,24 @@ variable "node_instance_types" {
   default     = ["m6i.large"]
 }
 
+variable "processor_node_instance_types" {
+  description = "Instance types of the processors node group (compute-optimised: ffmpeg is CPU-bound)."
+  type        = list(string)
+  default     = ["c6i.4xlarge"]
+}
+
+variable "processor_node_min_size" {
+  description = "Minimum number of processor nodes."
+  type        = number
+  default     = 1
+}
+
+variable "processor_node_max_size" {
+  description = "Maximum number of processor nodes: enough for KEDA's maxReplicaCount (docs/deploy.md, \"Capacity\")."
+  type        = number
+  default     = 5
+}
+
 variable "node_disk_gib" {
   description = "Node root volume; processors keep their work files in emptyDir on it."
   type        = number

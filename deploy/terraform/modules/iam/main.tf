@@ -1,14 +1,25 @@
 # Who may do what:
 #   GitHub Actions (OIDC, no stored keys): build-push from main pushes to the ECR repositories only;
-#   terraform-plan (pull requests) reads; terraform-apply (main, behind the "production" environment) applies.
+#   terraform-plan (pull requests) reads, the state included, without taking its lock; terraform-apply (main,
+#   behind the "production" environment) applies.
 #   IRSA: video-svc and processor-svc reach only their prefixes of the media bucket; external-secrets reads
-#   only framepipe/<env>/* in Secrets Manager.
+#   only framepipe/<env>/* in Secrets Manager; the cluster autoscaler resizes only this cluster's node groups;
+#   the AWS Load Balancer Controller manages only the load balancers and security groups it tagged.
+#   Every KMS grant holds only through the AWS service that uses the key (kms:ViaService).
 
 locals {
   github_sub_prefix = "repo:${var.github_repository}"
   oidc_issuer       = var.cluster_oidc_issuer
+  github_oidc_arn   = var.github_oidc_provider_arn != null ? var.github_oidc_provider_arn : aws_iam_openid_connect_provider.github[0].arn
+  via_service = {
+    s3             = "s3.${var.region}.amazonaws.com"
+    ecr            = "ecr.${var.region}.amazonaws.com"
+    secretsmanager = "secretsmanager.${var.region}.amazonaws.com"
+  }
+  # Service accounts with an IAM role: where they live and the statements of their inline policy.
   irsa = {
     video-svc = {
+      namespace       = var.namespace
       service_account = "video-svc"
       statements = [
         {
@@ -29,6 +40,7 @@ locals {
       ]
     }
     processor-svc = {
+      namespace       = var.namespace
       service_account = "processor-svc"
       statements = [
         {
@@ -46,7 +58,10 @@ locals {
   }
 }
 
+# One GitHub OIDC provider per account: pass the ARN of the one that exists (github_oidc_provider_arn) instead
+# of creating a second, which AWS refuses.
 resource "aws_iam_openid_connect_provider" "github" {
+  count          = var.github_oidc_provider_arn == null ? 1 : 0
   url            = "https://token.actions.githubusercontent.com"
   client_id_list = ["sts.amazonaws.com"]
   tags           = var.tags
@@ -64,7 +79,7 @@ resource "aws_iam_role" "github" {
     Version = "2012-10-17"
     Statement = [{
       Effect    = "Allow"
-      Principal = { Federated = aws_iam_openid_connect_provider.github.arn }
+      Principal = { Federated = local.github_oidc_arn }
       Action    = "sts:AssumeRoleWithWebIdentity"
       Condition = {
         StringEquals = {
@@ -98,9 +113,10 @@ resource "aws_iam_role_policy" "build_push" {
         Resource = var.ecr_repository_arns
       },
       {
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = [var.kms_key_arn]
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = [var.kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via_service.ecr } }
       },
     ]
   })
@@ -111,11 +127,15 @@ resource "aws_iam_role_policy_attachment" "terraform_plan_read" {
   policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 }
 
-# Plans take the state lock (a lock object next to the state), so they need to write the lock key.
+# Plans read the state without its lock (`terraform plan -lock=false` in terraform.yml): a pull request can
+# never write, lock or delete the state. Only apply, from the protected environment, takes the lock and writes.
 resource "aws_iam_role_policy" "terraform_state" {
-  for_each = toset(["terraform-plan", "terraform-apply"])
-  name     = "terraform-state"
-  role     = aws_iam_role.github[each.value].id
+  for_each = {
+    terraform-plan  = ["s3:GetObject"]
+    terraform-apply = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+  }
+  name = "terraform-state"
+  role = aws_iam_role.github[each.key].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
@@ -126,7 +146,7 @@ resource "aws_iam_role_policy" "terraform_state" {
       },
       {
         Effect   = "Allow"
-        Action   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        Action   = each.value
         Resource = ["arn:aws:s3:::${var.state_bucket}/*"]
       },
     ]
@@ -141,7 +161,9 @@ resource "aws_iam_role_policy_attachment" "terraform_apply_admin" {
 
 resource "aws_iam_role" "irsa" {
   for_each = merge(local.irsa, {
-    external-secrets = { service_account = "external-secrets-reader", statements = [] }
+    external-secrets             = { namespace = var.namespace, service_account = "external-secrets-reader", statements = [] }
+    cluster-autoscaler           = { namespace = "kube-system", service_account = "cluster-autoscaler", statements = [] }
+    aws-load-balancer-controller = { namespace = "kube-system", service_account = "aws-load-balancer-controller", statements = [] }
   })
   name = "${var.name}-${each.key}"
   assume_role_policy = jsonencode({
@@ -153,7 +175,7 @@ resource "aws_iam_role" "irsa" {
       Condition = {
         StringEquals = {
           "${local.oidc_issuer}:aud" = "sts.amazonaws.com"
-          "${local.oidc_issuer}:sub" = "system:serviceaccount:${var.namespace}:${each.value.service_account}"
+          "${local.oidc_issuer}:sub" = "system:serviceaccount:${each.value.namespace}:${each.value.service_account}"
         }
       }
     }]
@@ -168,9 +190,10 @@ resource "aws_iam_role_policy" "irsa_s3" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(each.value.statements, [{
-      Effect   = "Allow"
-      Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      Resource = [var.kms_key_arn]
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+      Resource  = [var.kms_key_arn]
+      Condition = { StringEquals = { "kms:ViaService" = local.via_service.s3 } }
     }])
   })
 }
@@ -187,9 +210,10 @@ resource "aws_iam_role_policy" "external_secrets" {
         Resource = ["arn:aws:secretsmanager:${var.region}:${var.account_id}:secret:${var.secrets_prefix}*"]
       },
       {
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = [var.kms_key_arn]
+        Effect    = "Allow"
+        Action    = ["kms:Decrypt"]
+        Resource  = [var.kms_key_arn]
+        Condition = { StringEquals = { "kms:ViaService" = local.via_service.secretsmanager } }
       },
     ]
   })

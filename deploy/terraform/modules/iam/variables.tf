@@ -80,3 +80,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "cluster_name" {
+  description = "The EKS cluster, whose node groups the cluster autoscaler may resize."
+  type        = string
+}
+
+variable "github_oidc_provider_arn" {
+  description = "ARN of the account's GitHub Actions OIDC provider when it exists already (there is one per account); null creates it."
+  type        = string
+  default     = null
+}

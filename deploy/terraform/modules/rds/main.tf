@@ -26,8 +26,8 @@ resource "aws_vpc_security_group_ingress_rule" "from_cluster" {
 }
 
 resource "aws_db_parameter_group" "this" {
-  name   = "${var.name}-postgres16"
-  family = "postgres16"
+  name   = "${var.name}-postgres${var.engine_version}"
+  family = "postgres${var.engine_version}"
   parameter {
     name  = "rds.force_ssl"
     value = "1"

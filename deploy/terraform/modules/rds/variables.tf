@@ -24,9 +24,13 @@ variable "kms_key_arn" {
 }
 
 variable "engine_version" {
-  description = "PostgreSQL major.minor."
+  description = "PostgreSQL major version only: RDS applies minor upgrades itself (auto_minor_version_upgrade), and a pinned minor would make every plan after one try to downgrade."
   type        = string
-  default     = "16.8"
+  default     = "16"
+  validation {
+    condition     = can(regex("^[0-9]+$", var.engine_version))
+    error_message = "Give the major version only (e.g. \"16\"); minor versions are RDS's to upgrade."
+  }
 }
 
 variable "instance_class" {

@@ -43,6 +43,12 @@ mock_provider "aws" {
       arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
     }
   }
+  mock_resource "aws_launch_template" {
+    defaults = {
+      id             = "lt-0123456789abcdef0"
+      latest_version = 1
+    }
+  }
   mock_resource "aws_db_instance" {
     defaults = {
       master_user_secret = [{ secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds-master", kms_key_id = "key", secret_status = "active" }]
@@ -157,6 +163,10 @@ run "database_is_private_encrypted_and_backed_up" {
     condition     = one([for p in aws_db_parameter_group.this.parameter : p.value if p.name == "rds.force_ssl"]) == "1"
     error_message = "Connections must use TLS."
   }
+  assert {
+    condition     = aws_db_instance.this.auto_minor_version_upgrade && !strcontains(aws_db_instance.this.engine_version, ".")
+    error_message = "With automatic minor upgrades the engine version must be the major only, or every later plan tries to downgrade."
+  }
 }
 
 run "cluster_is_private_encrypted_and_audited" {
@@ -228,6 +238,7 @@ run "irsa_roles_trust_exactly_their_service_accounts" {
     bucket_arn                = "arn:aws:s3:::framepipe-test-media"
     kms_key_arn               = "arn:aws:kms:eu-west-1:123456789012:key/test"
     secrets_prefix            = "framepipe/test/"
+    cluster_name              = "framepipe-test"
   }
 
   assert {
@@ -241,6 +252,155 @@ run "irsa_roles_trust_exactly_their_service_accounts" {
   assert {
     condition     = !strcontains(aws_iam_role_policy.irsa_s3["processor-svc"].policy, "s3:DeleteObject")
     error_message = "The processor never deletes objects."
+  }
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.irsa_s3["processor-svc"].policy, "s3:ListBucket")
+    error_message = "The processor lists nothing: its readiness check reads its own object instead (servicekit/storage.py)."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.irsa["cluster-autoscaler"].assume_role_policy).Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub"] == "system:serviceaccount:kube-system:cluster-autoscaler"
+    error_message = "The cluster autoscaler's role must be assumable only by its service account in kube-system."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.irsa["aws-load-balancer-controller"].assume_role_policy).Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE:sub"] == "system:serviceaccount:kube-system:aws-load-balancer-controller"
+    error_message = "The load balancer controller's role must be assumable only by its service account in kube-system."
+  }
+  assert {
+    condition     = one([for st in jsondecode(aws_iam_role_policy.cluster_autoscaler.policy).Statement : st.Condition.StringEquals["aws:ResourceTag/k8s.io/cluster-autoscaler/framepipe-test"] if st.Sid == "ResizeOwnGroups"]) == "owned"
+    error_message = "The cluster autoscaler may resize only this cluster's node groups."
+  }
+}
+
+run "kms_grants_hold_only_through_the_service_that_uses_the_key" {
+  command = apply
+
+  module {
+    source = "../../modules/iam"
+  }
+
+  variables {
+    name                      = "framepipe-test"
+    region                    = "eu-west-1"
+    account_id                = "123456789012"
+    state_bucket              = "framepipe-test-state"
+    ecr_repository_arns       = ["arn:aws:ecr:eu-west-1:123456789012:repository/framepipe/auth_svc"]
+    cluster_oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    cluster_oidc_issuer       = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    bucket_arn                = "arn:aws:s3:::framepipe-test-media"
+    kms_key_arn               = "arn:aws:kms:eu-west-1:123456789012:key/test"
+    secrets_prefix            = "framepipe/test/"
+    cluster_name              = "framepipe-test"
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for policy in concat(
+        [for p in aws_iam_role_policy.irsa_s3 : p.policy],
+        [aws_iam_role_policy.external_secrets.policy, aws_iam_role_policy.build_push.policy],
+        ) : [
+        for st in jsondecode(policy).Statement : can(st.Condition.StringEquals["kms:ViaService"])
+        if length([for a in flatten([st.Action]) : a if startswith(a, "kms:")]) > 0
+      ]
+    ]))
+    error_message = "Every KMS permission must carry a kms:ViaService condition."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role_policy.external_secrets.policy).Statement[1].Condition.StringEquals["kms:ViaService"] == "secretsmanager.eu-west-1.amazonaws.com"
+    error_message = "External Secrets may decrypt only through Secrets Manager."
+  }
+}
+
+run "pull_request_plans_cannot_write_or_lock_the_state" {
+  command = apply
+
+  module {
+    source = "../../modules/iam"
+  }
+
+  variables {
+    name                      = "framepipe-test"
+    region                    = "eu-west-1"
+    account_id                = "123456789012"
+    state_bucket              = "framepipe-test-state"
+    ecr_repository_arns       = ["arn:aws:ecr:eu-west-1:123456789012:repository/framepipe/auth_svc"]
+    cluster_oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    cluster_oidc_issuer       = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    bucket_arn                = "arn:aws:s3:::framepipe-test-media"
+    kms_key_arn               = "arn:aws:kms:eu-west-1:123456789012:key/test"
+    secrets_prefix            = "framepipe/test/"
+    cluster_name              = "framepipe-test"
+  }
+
+  assert {
+    condition     = !strcontains(aws_iam_role_policy.terraform_state["terraform-plan"].policy, "s3:PutObject") && !strcontains(aws_iam_role_policy.terraform_state["terraform-plan"].policy, "s3:DeleteObject")
+    error_message = "The plan role must not write or delete the state (nor its lock object)."
+  }
+  assert {
+    condition     = strcontains(aws_iam_role_policy.terraform_state["terraform-apply"].policy, "s3:PutObject")
+    error_message = "The apply role writes the state."
+  }
+}
+
+run "an_existing_github_oidc_provider_is_reused" {
+  command = apply
+
+  module {
+    source = "../../modules/iam"
+  }
+
+  variables {
+    name                      = "framepipe-test"
+    region                    = "eu-west-1"
+    account_id                = "123456789012"
+    state_bucket              = "framepipe-test-state"
+    ecr_repository_arns       = ["arn:aws:ecr:eu-west-1:123456789012:repository/framepipe/auth_svc"]
+    cluster_oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    cluster_oidc_issuer       = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+    bucket_arn                = "arn:aws:s3:::framepipe-test-media"
+    kms_key_arn               = "arn:aws:kms:eu-west-1:123456789012:key/test"
+    secrets_prefix            = "framepipe/test/"
+    cluster_name              = "framepipe-test"
+    github_oidc_provider_arn  = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+  }
+
+  assert {
+    condition     = length(aws_iam_openid_connect_provider.github) == 0
+    error_message = "A second GitHub OIDC provider must not be created when one exists."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.github["build-push"].assume_role_policy).Statement[0].Principal.Federated == "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    error_message = "The CI roles must trust the existing provider."
+  }
+}
+
+run "nodes_allow_only_imdsv2_from_the_node_itself" {
+  command = plan
+
+  module {
+    source = "../../modules/eks"
+  }
+
+  variables {
+    name               = "framepipe-test"
+    private_subnet_ids = ["subnet-a", "subnet-b"]
+    kms_key_arn        = "arn:aws:kms:eu-west-1:123456789012:key/test"
+  }
+
+  assert {
+    condition     = aws_launch_template.nodes.metadata_options[0].http_tokens == "required" && aws_launch_template.nodes.metadata_options[0].http_put_response_hop_limit == 1
+    error_message = "Nodes must require IMDSv2 tokens with a hop limit of 1, so pods cannot reach the node role's credentials."
+  }
+  assert {
+    condition     = alltrue([for g in aws_eks_node_group.this : length(g.launch_template) == 1])
+    error_message = "Every node group must use the launch template."
+  }
+  assert {
+    condition     = one(aws_launch_template.nodes.block_device_mappings[0].ebs).encrypted == "true"
+    error_message = "Node volumes must be encrypted."
+  }
+  assert {
+    condition     = one(aws_eks_node_group.this["processors"].taint).effect == "NO_SCHEDULE" && aws_eks_node_group.this["processors"].labels["framepipe.io/pool"] == "processors"
+    error_message = "The processor node group must be labelled and tainted for the processors alone."
   }
 }
 
@@ -262,6 +422,7 @@ run "ci_roles_trust_only_this_repository" {
     bucket_arn                = "arn:aws:s3:::framepipe-test-media"
     kms_key_arn               = "arn:aws:kms:eu-west-1:123456789012:key/test"
     secrets_prefix            = "framepipe/test/"
+    cluster_name              = "framepipe-test"
   }
 
   assert {
@@ -280,8 +441,8 @@ run "whole_environment_applies" {
   command = apply
 
   assert {
-    condition     = toset(keys(output.irsa_role_arns)) == toset(["video-svc", "processor-svc", "external-secrets"])
-    error_message = "The prod overlay annotates exactly these service accounts."
+    condition     = toset(keys(output.irsa_role_arns)) == toset(["video-svc", "processor-svc", "external-secrets", "cluster-autoscaler", "aws-load-balancer-controller"])
+    error_message = "The prod overlay and the add-ons annotate exactly these service accounts."
   }
   assert {
     condition     = toset(keys(output.github_role_arns)) == toset(["build-push", "terraform-plan", "terraform-apply"])
