@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicekit.openapi import PROBLEM_SCHEMA, READINESS_SCHEMA, problem
+from servicekit.openapi import PROBLEM_SCHEMA, READINESS_SCHEMA, SECURITY_SCHEMES, problem
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -70,6 +70,17 @@ _SCHEMAS: dict[str, Any] = {
             "access_token": {"type": "string", "description": "RS256 JWT; header `kid` names the key."},
             "token_type": {"const": "Bearer"},
             "expires_in": {"type": "integer", "minimum": 1, "description": "Seconds."},
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["user", "expires_at", "expires_in"],
+        "description": "The signed-in user and when the session's token expires; the token itself is only in the "
+        "HttpOnly cookie.",
+        "properties": {
+            "user": _ref("User"),
+            "expires_at": {"type": "string", "format": "date-time"},
+            "expires_in": {"type": "integer", "minimum": 0, "description": "Seconds."},
         },
     },
     "JWKS": {
@@ -139,10 +150,55 @@ _PATHS: dict[str, Any] = {
         "get": {
             "operationId": "me",
             "summary": "The user the access token belongs to.",
-            "security": [{"bearer": []}],
+            "security": [{"bearer": []}, {"session": []}],
             "responses": {
                 "200": _json(_ref("User"), "The current user."),
                 "401": problem("`missing_token` or `invalid_token`.", _CHALLENGE),
+            },
+        }
+    },
+    "/session": {
+        "post": {
+            "operationId": "startSession",
+            "summary": "Sign a browser in: the login, answered with an HttpOnly session cookie.",
+            "description": "Same checks and throttling as `/login`. Must come from a page of this origin "
+            "(Sec-Fetch-Site: same-origin, or an Origin equal to the Host).",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LoginRequest")}}},
+            "responses": {
+                "200": _json(_ref("Session"), "Signed in; `Set-Cookie` carries the session."),
+                "401": problem("`invalid_credentials`.", _CHALLENGE),
+                "403": problem("`cross_origin_request`: not sent by a page of this origin."),
+                "429": problem("`too_many_attempts`."),
+                **_BODY_ERRORS,
+            },
+        },
+        "get": {
+            "operationId": "currentSession",
+            "summary": "The session's user and expiry.",
+            "security": [{"session": []}, {"bearer": []}],
+            "responses": {
+                "200": _json(_ref("Session"), "The session."),
+                "401": problem("`missing_token` or `invalid_token`.", _CHALLENGE),
+            },
+        },
+        "delete": {
+            "operationId": "endSession",
+            "summary": "Sign out: the session cookie is cleared.",
+            "responses": {
+                "204": {"description": "Signed out."},
+                "403": problem("`cross_origin_request`."),
+            },
+        },
+    },
+    "/session/refresh": {
+        "post": {
+            "operationId": "refreshSession",
+            "summary": "A new session token, for as long as the session's maximum age since the password allows.",
+            "security": [{"session": []}, {"bearer": []}],
+            "responses": {
+                "200": _json(_ref("Session"), "Refreshed; `Set-Cookie` carries the new token."),
+                "401": problem("`missing_token`, `invalid_token` or `session_expired`.", _CHALLENGE),
+                "403": problem("`cross_origin_request`."),
             },
         }
     },
@@ -199,6 +255,6 @@ OPENAPI_SPEC: dict[str, Any] = {
     "paths": _PATHS,
     "components": {
         "schemas": _SCHEMAS,
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        "securitySchemes": SECURITY_SCHEMES,
     },
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicekit.openapi import PROBLEM_SCHEMA, problem
+from servicekit.openapi import PROBLEM_SCHEMA, SECURITY_SCHEMES, problem
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -14,7 +14,7 @@ SPEC: dict[str, Any] = {
         "description": "The e-mail notifications sent to the caller about their videos' outcomes.",
     },
     "servers": [{"url": "/"}],
-    "security": [{"bearer": []}],
+    "security": [{"bearer": []}, {"session": []}],
     "paths": {
         "/notifications": {
             "get": {
@@ -48,7 +48,7 @@ SPEC: dict[str, Any] = {
         }
     },
     "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        "securitySchemes": SECURITY_SCHEMES,
         "schemas": {
             "Notification": {
                 "type": "object",

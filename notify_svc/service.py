@@ -60,7 +60,7 @@ class Notifier:
     log_pool: asyncpg.Pool  # for the status of attempts that fail: it must survive the handler's rollback
 
     def video_link(self, video_id: uuid.UUID) -> str:
-        return f"{self.app_base_url.rstrip('/')}/video/{video_id}"
+        return f"{self.app_base_url.rstrip('/')}/app/videos/{video_id}"  # the web app's view, not the bearer API
 
 
 async def register_recipient(conn: asyncpg.Connection, event: UserRegisteredV1) -> None:

@@ -22,4 +22,4 @@ class Settings(BaseServiceSettings, DatabaseSettings, TokenVerifySettings):
     smtp_timeout_seconds: float = Field(default=10, gt=0)
     mail_from: str = "framepipe <no-reply@framepipe.local>"
     mail_language: Literal["en", "pt"] = "en"
-    app_base_url: str = "http://127.0.0.1:8082"
+    app_base_url: str = "http://127.0.0.1:8080"  # the web app's origin: e-mails link to <this>/app/videos/<id>

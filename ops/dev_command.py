@@ -27,6 +27,9 @@ set S3_ENDPOINT_URL or a non-local SMTP_HOST to use real servers instead of the 
 def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("dev", help="run the whole system locally", description=DESCRIPTION)
     parser.add_argument("--processors", type=int, default=1, metavar="N", help="processor workers (default 1)")
+    parser.add_argument(
+        "--video-replicas", type=int, default=1, metavar="N", help="video_svc replicas behind the gateway (default 1)"
+    )
     parser.add_argument("--no-local-s3", action="store_true", help="do not start the local S3 server")
     parser.add_argument("--no-local-smtp", action="store_true", help="do not start the local SMTP sink")
     parser.add_argument(
@@ -34,7 +37,7 @@ def register(subparsers: Subparsers) -> None:
         type=int,
         default=None,
         metavar="PORT",
-        help="auth listens on PORT+1, video +2, notify +3, processors +4… "
+        help="the gateway listens on PORT, auth on PORT+1, video +2, notify +3, processors +4… "
         f"(default: $FRAMEPIPE_PORTS_BASE or {DEFAULT_PORTS_BASE})",
     )
     parser.add_argument("--ready-timeout", type=float, default=120.0, metavar="S", help="seconds to wait for /readyz")
@@ -45,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: every other `framepipe` command would otherwise pay for the whole runtime at start-up.
     from ops.devstack import DevConfig, DevStack
 
-    if args.processors < 1:
-        print("framepipe dev: --processors must be at least 1", file=sys.stderr)
+    if args.processors < 1 or args.video_replicas < 1:
+        print("framepipe dev: --processors and --video-replicas must be at least 1", file=sys.stderr)
         return 1
     root = Path.cwd()
     settings = load_settings(root)
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         settings=settings,
         root=root,
         processors=args.processors,
+        video_replicas=args.video_replicas,
         local_s3=not args.no_local_s3,
         local_smtp=not args.no_local_smtp,
         ports=Ports(base=base),
@@ -107,13 +111,10 @@ async def supervise(stack: DevStack, stop: asyncio.Event) -> int:
 
 
 def _client_urls(stack: DevStack) -> list[str]:
-    """The client's defaults are the standard ports; on others it must be told where the services are."""
+    """The client's defaults are the standard ports; on others it is told the one origin."""
     if stack.config.ports.base == DEFAULT_PORTS_BASE:
         return []
-    return [
-        f"  export FRAMEPIPE_AUTH_URL={stack.url('auth')} FRAMEPIPE_VIDEO_URL={stack.url('video')} "
-        f"FRAMEPIPE_NOTIFY_URL={stack.url('notify')}"
-    ]
+    return [f"  export FRAMEPIPE_URL={stack.url('gateway')}"]
 
 
 def banner(stack: DevStack) -> str:
@@ -121,14 +122,15 @@ def banner(stack: DevStack) -> str:
     lines = [
         "",
         "framepipe is running.",
+        f"  web app      {stack.url('gateway')}/  (the page, and every API on the same origin)",
         f"  auth         {stack.url('auth')}",
-        f"  video        {stack.url('video')}",
+        *(f"  {name:<12} {stack.url(name)}" for name in stack.video_replicas),
         f"  notify       {stack.url('notify')}",
         *(f"  {p.name:<12} {stack.url(p.name)}/metrics" for p in stack.processors),
         f"  S3           {stack.settings.get('S3_ENDPOINT_URL') or 'AWS'} (bucket {stack.settings['S3_BUCKET']})",
         f"  mail         {mail}",
         "",
-        "Next, in another terminal:",
+        f"Open {stack.url('gateway')}/ in a browser, or, in another terminal:",
         *_client_urls(stack),
         "  .venv/bin/framepipe client register --email you@example.com",
         "  .venv/bin/framepipe client login --email you@example.com",

@@ -16,10 +16,18 @@ from ops.localinfra import free_port
 DEFAULT_PORTS_BASE = 8080
 LOCAL_HOSTS = frozenset({"", "127.0.0.1", "localhost", "::1"})
 
-# Offsets from the ports base: auth 8081, video 8082, notify 8083, processors 8084, 8085, ...
-PORT_OFFSETS = {"auth": 1, "video": 2, "notify": 3, "processor": 4}
+# Offsets from the ports base: the gateway (the one origin: the page and every API) 8080, auth 8081, video 8082,
+# notify 8083, processors 8084, 8085, …; more video replicas 8092, 8093, …
+PORT_OFFSETS = {"gateway": 0, "auth": 1, "video": 2, "notify": 3, "processor": 4}
+REPLICA_OFFSETS = {"video": 10}  # replica N (from 2) of these listens on base + offset + N
 SCHEMAS = {"auth": "auth", "video": "video", "notify": "notify"}
-MODULES = {"auth": "auth_svc", "video": "video_svc", "notify": "notify_svc", "processor": "processor_svc"}
+MODULES = {
+    "gateway": "webapp",
+    "auth": "auth_svc",
+    "video": "video_svc",
+    "notify": "notify_svc",
+    "processor": "processor_svc",
+}
 
 DEFAULTS = {
     "LOG_LEVEL": "info",
@@ -76,6 +84,8 @@ class Ports:
         if self.base is None:
             return free_port()
         kind, _, index = name.partition("-")
+        if index and kind in REPLICA_OFFSETS:
+            return self.base + REPLICA_OFFSETS[kind] + int(index)
         return self.base + PORT_OFFSETS[kind] + (int(index) - 1 if index else 0)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,11 @@ from servicekit.storage import open_storage
 from servicekit.tokens import generate_keypair
 
 CORE_SERVICES = ("auth", "video", "notify")
+TOOLS = ("ffmpeg", "ffprobe")
+FFMPEG_HINT = (
+    "install it first: `sudo apt-get install ffmpeg` (Debian, Ubuntu), `sudo dnf install ffmpeg` (Fedora), "
+    "`brew install ffmpeg` (macOS); then run `make run` again"
+)
 
 
 class DevStackError(Exception):
@@ -44,6 +50,7 @@ class DevConfig:
     root: Path = field(default_factory=Path.cwd)
     var_dir: Path | None = None
     processors: int = 1
+    video_replicas: int = 1
     local_s3: bool = True
     local_smtp: bool = True
     ports: Ports = field(default_factory=Ports)
@@ -77,17 +84,26 @@ class DevStack:
     def processors(self) -> list[ServiceProcess]:
         return [p for name, p in self.processes.items() if name.startswith("processor")]
 
+    @property
+    def video_replicas(self) -> list[str]:
+        return [name for name in self.processes if name.partition("-")[0] == "video"]
+
     async def start(self) -> None:
         try:
+            _check_tools()
             self._prepare_keys()
             await self._prepare_database()
             await self._check_broker()
             await self._start_s3()
             self._start_smtp()
+            self.settings.setdefault("APP_BASE_URL", self.url("gateway"))  # e-mails link to the page
             for name in CORE_SERVICES:
                 self._spawn(name)
+            for replica in range(2, self.config.video_replicas + 1):
+                self._spawn(f"video-{replica}")
             for _ in range(self.config.processors):
                 self._spawn(self._next_processor_name())
+            self._spawn("gateway", self._gateway_upstreams())
             await self.wait_ready(list(self.processes))
         except BaseException:
             await self.stop()
@@ -138,9 +154,17 @@ class DevStack:
         self._processor_count += 1
         return f"processor-{self._processor_count}"
 
-    def _spawn(self, name: str) -> ServiceProcess:
+    def _gateway_upstreams(self) -> dict[str, str]:
+        """The gateway routes to every replica of each service (webapp.routes says which paths)."""
+        return {
+            "UPSTREAM_AUTH": self.url("auth"),
+            "UPSTREAM_VIDEO": ",".join(self.url(name) for name in self.video_replicas),
+            "UPSTREAM_NOTIFY": self.url("notify"),
+        }
+
+    def _spawn(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:
         port = self.config.ports.port(name)
-        env = service_env(name, self.settings, port=port, var_dir=self.config.var)
+        env = {**service_env(name, self.settings, port=port, var_dir=self.config.var), **(extra_env or {})}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.config.root), env.get("PYTHONPATH")]))
         module = MODULES[name.partition("-")[0]]
         process = ServiceProcess(
@@ -215,6 +239,13 @@ class DevStack:
                 f"cannot start the local SMTP sink on port {port} ({exc}); set SMTP_PORT to a free port"
             ) from None
         self.settings["SMTP_HOST"] = "127.0.0.1"
+
+
+def _check_tools() -> None:
+    """The processor cannot start without ffmpeg; say so at once rather than wait for a readiness that never comes."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise DevStackError(f"{' and '.join(missing)} not found on the PATH: {FFMPEG_HINT}")
 
 
 async def _probe(http: aiohttp.ClientSession, url: str) -> tuple[bool, str]:

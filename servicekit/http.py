@@ -238,7 +238,14 @@ def base_app(
     if openapi_spec is not None:
         app[OPENAPI] = openapi_spec
         app.router.add_get("/openapi.json", openapi)
+        # The same document under a name of its own, so one origin can route every service's to it.
+        app.router.add_get(openapi_path(service), openapi)
     return app
+
+
+def openapi_path(service: str) -> str:
+    """Where a service's OpenAPI document is found on the one origin: /openapi/auth.json, /openapi/video.json…"""
+    return f"/openapi/{service.removesuffix('_svc')}.json"
 
 
 def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck, *, required: bool = True) -> None:

@@ -9,6 +9,19 @@ from servicekit.http import PROBLEM_JSON
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
+# Programs send a bearer token; the web app's browser sends the session cookie that POST /session sets.
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "framepipe_session",
+        "description": "Set by `POST /session` (HttpOnly; `__Host-framepipe_session` over HTTPS). Requests that "
+        "change something must come from the same origin (Sec-Fetch-Site or Origin), else 403 "
+        "`cross_origin_request`.",
+    },
+}
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details; clients branch on `code`.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicekit.openapi import PROBLEM_SCHEMA, problem
+from servicekit.openapi import PROBLEM_SCHEMA, SECURITY_SCHEMES, problem
 from video_svc.service import IDEMPOTENCY_KEY_MAX, STATUSES
 from video_svc.settings import Settings
 
@@ -43,6 +43,11 @@ _VIDEO = {
         "created_at": {"type": "string", "format": "date-time"},
         "updated_at": {"type": "string", "format": "date-time"},
         "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        "preview_count": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "How many preview images of the first frames `GET /video/{id}/previews/{n}` serves.",
+        },
     },
 }
 
@@ -173,14 +178,88 @@ def _download_operation(settings: Settings) -> dict[str, Any]:
     }
 
 
+_EVENTS_DESCRIPTION = (
+    "Server-sent events (`text/event-stream`) of every change of the caller's videos, whichever replica made "
+    'it: `video` (data: the video, as `GET /video/{id}` renders it), `deleted` (data: `{"id"}`), `ready` '
+    "(sent once the stream is following; changes from then on are not missed), and `resync` (too much changed "
+    "while away: list again). Event ids are times: a client that reconnects with `Last-Event-ID` (browsers do by "
+    "themselves), or opens with `?since=<id>`, first gets what changed since, deletions and terminal states "
+    "included. Comments keep idle connections open; the stream ends when the token expires."
+)
+
+
+def _events_operation(settings: Settings) -> dict[str, Any]:
+    return {
+        "operationId": "videoEvents",
+        "summary": "Follow my videos live",
+        "description": _EVENTS_DESCRIPTION,
+        "parameters": [
+            {"name": "since", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"}},
+            {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"}},
+        ],
+        "responses": {
+            "200": {"description": "The stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            "401": problem("Missing or invalid token."),
+            "422": problem("`validation_error`: `since` or `Last-Event-ID` is not an event id."),
+            "429": problem(
+                f"`too_many_streams`: {settings.max_event_streams_per_user} streams are open for this user.",
+                {"Retry-After": {"schema": {"type": "string"}}},
+            ),
+        },
+    }
+
+
+def _limits_operation() -> dict[str, Any]:
+    return {
+        "operationId": "uploadLimits",
+        "summary": "What an upload may be",
+        "description": "Size and count limits, the containers recognised (with their usual file extensions) and "
+        "the JSON Schema of the processing options, so a client can refuse a wrong file before sending it.",
+        "security": [],
+        "responses": {
+            "200": _json(
+                "The limits.",
+                {
+                    "type": "object",
+                    "required": ["max_upload_bytes", "max_files_per_upload", "containers", "options"],
+                    "properties": {
+                        "max_upload_bytes": {"type": "integer"},
+                        "max_files_per_upload": {"type": "integer"},
+                        "containers": {"type": "array", "items": {"type": "object"}},
+                        "options": {"type": "object", "description": "JSON Schema of the processing options."},
+                    },
+                },
+            )
+        },
+    }
+
+
+def _preview_operation() -> dict[str, Any]:
+    return {
+        "operationId": "videoPreview",
+        "summary": "A preview image of one of the first frames of a finished video",
+        "parameters": [
+            _ID_PARAM,
+            {"name": "number", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}},
+        ],
+        "responses": {
+            "200": {"description": "A JPEG that fits in 320x240.", "content": {"image/jpeg": {}}},
+            "401": problem("Missing or invalid token."),
+            "404": problem("No such video, not `done`, or no such preview."),
+        },
+    }
+
+
 def openapi_spec(settings: Settings) -> dict[str, Any]:
     unauthorized, missing = problem("Missing or invalid token."), problem("No such video.")
     return {
         "openapi": "3.1.0",
         "info": {"title": "framepipe video_svc", "version": "1.0.0"},
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"session": []}],
         "paths": {
             "/video": {"post": _upload_operation(settings), "get": _list_operation()},
+            "/video/events": {"get": _events_operation(settings)},
+            "/video/limits": {"get": _limits_operation()},
             "/video/{id}": {
                 "get": {
                     "summary": "One of my videos",
@@ -198,9 +277,10 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                 },
             },
             "/video/{id}/download": {"get": _download_operation(settings)},
+            "/video/{id}/previews/{number}": {"get": _preview_operation()},
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": SECURITY_SCHEMES,
             "schemas": {
                 "Video": _VIDEO,
                 "VideoList": {

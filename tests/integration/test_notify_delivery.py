@@ -220,8 +220,8 @@ async def test_a_processed_video_emails_its_owner_once_with_subject_body_link_an
     text = body(message, "plain")
     assert "Hello Ada Lovelace," in text
     assert "42 frames" in text
-    assert f"https://app.framepipe.test/video/{video}" in text
-    assert f'href="https://app.framepipe.test/video/{video}"' in body(message, "html")
+    assert f"https://app.framepipe.test/app/videos/{video}" in text
+    assert f'href="https://app.framepipe.test/app/videos/{video}"' in body(message, "html")
     assert mail_sink.envelopes[-1] == ("no-reply@framepipe.local", [address])
     assert 'notify_emails_total{kind="processed",status="sent"}' in metrics
     assert "notify_smtp_send_seconds_bucket" in metrics

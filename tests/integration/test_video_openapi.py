@@ -24,7 +24,10 @@ async def test_generated_requests_for_every_operation_never_get_a_server_error(s
     base_url = f"http://127.0.0.1:{svc.port}"
     headers = svc.auth(uuid.uuid4())
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 5
+    assert len(operations) == 8
+    # The event stream never ends by itself while its token is valid (test_video_live covers its bad input).
+    operations = [op for op in operations if op.definition.raw.get("operationId") != "videoEvents"]
+    assert len(operations) == 7
     failures: list[str] = []
 
     def fuzz(strategy: st.SearchStrategy[schemathesis.Case]) -> None:
