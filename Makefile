@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc webapp ops
 
-.PHONY: install lint fmt test test-unit test-integration test-e2e run schemas bench validate-deploy clean
+.PHONY: install lint fmt test test-unit test-integration test-e2e test-browser screenshots run schemas bench validate-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test-integration: install
 
 test-e2e: install
 	$(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+# The web app in Debian's Chromium (apt-get install chromium; .ci/run installs it).
+test-browser: install
+	$(BIN)/python -m pytest tests/e2e/test_web_app.py $(PYTEST_ARGS)
+
+# The screenshots in docs/screenshots/, taken by the browser tests.
+screenshots: install
+	FRAMEPIPE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/e2e/test_web_app.py $(PYTEST_ARGS)
 
 run: install
 	$(BIN)/framepipe dev

@@ -43,9 +43,18 @@ async def stack() -> AsyncIterator[DevStack]:
     )
     log = (var / "services.log").open("w", buffering=1)
     print(f"e2e stack: services log at {var / 'services.log'}")
-    stack = DevStack(
-        DevConfig(settings=settings, root=ROOT, var_dir=var, ports=Ports(base=None), output=log, ready_timeout=100)
+    # Two video_svc replicas behind the gateway, as in production: live changes must reach a browser whichever
+    # replica its event stream is on.
+    config = DevConfig(
+        settings=settings,
+        root=ROOT,
+        var_dir=var,
+        ports=Ports(base=None),
+        output=log,
+        ready_timeout=100,
+        video_replicas=2,
     )
+    stack = DevStack(config)
     try:
         await stack.start()
         yield stack

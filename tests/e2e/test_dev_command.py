@@ -79,11 +79,14 @@ def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev
     try:
         output = read_until(runner, "Ctrl-C stops everything.", timeout=100)
         text = "\n".join(output)
+        assert f"  web app      http://127.0.0.1:{base}/" in text
         assert f"  auth         http://127.0.0.1:{base + 1}\n" in text
         assert f"  processor-1  http://127.0.0.1:{base + 4}/metrics\n" in text
-        assert f"export FRAMEPIPE_AUTH_URL=http://127.0.0.1:{base + 1}" in text
+        assert f"export FRAMEPIPE_URL=http://127.0.0.1:{base}" in text
         assert any(line.startswith("video       |") for line in output)
-        for offset in range(1, 5):
+        with urllib.request.urlopen(f"http://127.0.0.1:{base}/app/", timeout=5) as page:
+            assert b'<script type="module"' in page.read()
+        for offset in range(0, 5):
             with urllib.request.urlopen(f"http://127.0.0.1:{base + offset}/readyz", timeout=5) as ready:
                 assert ready.status == 200
 
@@ -99,9 +102,21 @@ def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
-    for offset in range(1, 5):
+    for offset in range(0, 5):
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", base + offset), timeout=1).close()
+
+
+def test_without_ffmpeg_make_run_stops_at_once_and_says_how_to_install_it(dev_env: dict[str, str]) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "dev", "--ports-base", str(free_port_block(4))],
+        cwd=ROOT, env={**dev_env, "PATH": "/nonexistent"}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert time.monotonic() - started < 20
+    assert "ffmpeg and ffprobe not found on the PATH" in result.stderr
+    assert "apt-get install ffmpeg" in result.stderr
 
 
 async def test_a_service_that_cannot_start_is_named_with_its_last_lines_and_nothing_is_left_running(

@@ -18,6 +18,11 @@ export function formatSpeed(bytesPerSecond) {
 }
 
 export function formatDuration(totalSeconds) {
+  if (totalSeconds < 60 && !Number.isInteger(totalSeconds)) {
+    // Under a minute, tenths count: frames half a second apart must not read "1 s" twice.
+    return new Intl.NumberFormat(language(), { style: "unit", unit: "second", unitDisplay: "short", maximumFractionDigits: 1 })
+      .format(Math.max(0, totalSeconds));
+  }
   const seconds = Math.max(0, Math.round(totalSeconds));
   const parts = [];
   const hours = Math.floor(seconds / 3600);

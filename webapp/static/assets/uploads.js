@@ -91,7 +91,7 @@ export class UploadQueue {
     const parts = [t("upload.ofTotal", { done: formatBytes(loaded), total: formatBytes(total) })];
     if (speed > 0) {
       parts.push(formatSpeed(speed));
-      parts.push(t("upload.left", { time: formatDuration((total - loaded) / speed) }));
+      parts.push(t("upload.left", { time: formatDuration(Math.ceil((total - loaded) / speed)) }));
     }
     item.element.querySelector(".upload-numbers").textContent = parts.join(" · ");
     item.element.querySelector(".upload-state").textContent = formatPercent(item.bar.value);
