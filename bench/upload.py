@@ -51,6 +51,8 @@ class Service:
     dsn: str
     owner_id: uuid.UUID
     token: str
+    signer: TokenSigner  # tokens for more users
+    amqp_url: str  # the run's own vhost
 
 
 def write_video_file(path: Path, size: int) -> None:
@@ -115,7 +117,7 @@ async def empty_bucket(s3_url: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def video_service(s3_url: str) -> AsyncIterator[Service]:
+async def video_service(s3_url: str, **settings: str) -> AsyncIterator[Service]:
     with tempfile.TemporaryDirectory() as keys, scratch_vhost() as amqp_url:
         generate_keypair(Path(keys) / "private.pem", Path(keys) / "public", "bench-1")
         signer = TokenSigner(
@@ -137,11 +139,12 @@ async def video_service(s3_url: str) -> AsyncIterator[Service]:
                 S3_BUCKET=BUCKET,
                 AWS_ACCESS_KEY_ID=CREDENTIALS["aws_access_key_id"],
                 AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
+                **settings,
             )
             base = f"http://127.0.0.1:{port}"
             async with served([sys.executable, "-m", "video_svc"], env, f"{base}/readyz") as pid:
                 owner = uuid.uuid4()
-                yield Service(base, pid, dsn, owner, signer.sign(owner, "bench@example.com"))
+                yield Service(base, pid, dsn, owner, signer.sign(owner, "bench@example.com"), signer, amqp_url)
 
 
 async def create_bucket(s3_url: str) -> None:
