@@ -28,6 +28,7 @@ from ops.dev_env import (
 )
 from ops.dev_process import LineSink, ServiceProcess
 from ops.localinfra import LocalS3, LocalSMTP, LocalToolMissing, MailSink
+from ops.s3mirror import BucketMirror
 from servicekit.settings import StorageSettings
 from servicekit.storage import open_storage
 from servicekit.tokens import generate_keypair
@@ -57,6 +58,8 @@ class DevConfig:
     output: TextIO | None = field(default_factory=lambda: sys.stdout)
     ready_timeout: float = 120.0
     save_mail: bool = True  # each message as a .eml under var/mail/, and a line on stdout
+    persist_s3: bool = True  # the local S3's objects survive restarts, mirrored under var/s3/
+    s3_mirror_seconds: float = 30.0
     stop_grace: float = 15.0
 
     @property
@@ -71,6 +74,8 @@ class DevStack:
         self.processes: dict[str, ServiceProcess] = {}
         self.mail_sink: MailSink | None = None
         self._s3: LocalS3 | None = None
+        self._mirror: BucketMirror | None = None
+        self._mirroring: asyncio.Task[None] | None = None
         self._smtp: LocalSMTP | None = None
         self._sink = LineSink(config.output)
         self._processor_count = 0
@@ -122,6 +127,7 @@ class DevStack:
         if self._smtp is not None:
             self._smtp.stop()
             self._smtp = None
+        await self._stop_mirroring()
         if self._s3 is not None:
             await asyncio.to_thread(self._s3.stop)
             self._s3 = None
@@ -210,6 +216,29 @@ class DevStack:
             for key, value in LOCAL_S3_CREDENTIALS.items():
                 self.settings.setdefault(key, value)
             await self._create_bucket()
+            if self.config.persist_s3:
+                await self._start_mirroring()
+
+    async def _start_mirroring(self) -> None:
+        credentials = {k.lower(): self.settings[k] for k in LOCAL_S3_CREDENTIALS}
+        self._mirror = BucketMirror(
+            self.settings["S3_ENDPOINT_URL"], self.settings["S3_BUCKET"], credentials, self.config.var / "s3"
+        )
+        await self._mirror.restore()
+        self._mirroring = asyncio.create_task(self._mirror.keep_refreshed(self.config.s3_mirror_seconds))
+
+    async def _stop_mirroring(self) -> None:
+        """The last refresh, after the services stopped writing and before the S3 server (and its memory) goes."""
+        if self._mirroring is not None:
+            self._mirroring.cancel()
+            await asyncio.gather(self._mirroring, return_exceptions=True)
+            self._mirroring = None
+        if self._mirror is not None:
+            try:
+                await self._mirror.refresh()
+            except Exception as exc:  # stopping must finish; say what is lost
+                print(f"framepipe dev: the local S3 could not be saved under var/s3/: {exc}", file=sys.stderr)
+            self._mirror = None
 
     async def _create_bucket(self) -> None:
         storage_settings = StorageSettings(

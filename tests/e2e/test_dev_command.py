@@ -4,6 +4,8 @@ Ctrl-C stops every process it started."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,10 +15,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
-from ops.dev_env import DEFAULTS, Ports
+from ops.dev_env import DEFAULTS, LOCAL_S3_CREDENTIALS, Ports
 from ops.devstack import DevConfig, DevStack, DevStackError
 from ops.localinfra import free_port
 from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vhost
@@ -24,6 +28,7 @@ from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vho
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
+LOCAL_CREDENTIALS = {k.lower(): v for k, v in LOCAL_S3_CREDENTIALS.items()}
 
 
 def free_port_block(size: int) -> int:
@@ -49,9 +54,11 @@ def dev_env() -> Iterator[dict[str, str]]:
         DATABASE_URL=PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/fp_test_{RUN_ID}_dev",
         AMQP_URL=f"{AMQP_BASE}/{vhost}",
         SMTP_PORT=str(free_port()),
+        S3_BUCKET=f"fp-dev-{RUN_ID}",  # its own mirror under var/s3/, removed below
     )
     yield env
     drop_vhost(vhost)
+    shutil.rmtree(ROOT / "var" / "s3" / env["S3_BUCKET"], ignore_errors=True)
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "--force",
                     f"fp_test_{RUN_ID}_dev"], check=False, capture_output=True)  # fmt: skip
 
@@ -70,14 +77,44 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> l
     raise AssertionError(f"{marker!r} not seen; output:\n" + "\n".join(lines[-40:]))
 
 
-def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev_env: dict[str, str]) -> None:
-    base = free_port_block(4)
+def start_runner(env: dict[str, str], base: int) -> tuple[subprocess.Popen[str], list[str]]:
     runner = subprocess.Popen(
         [sys.executable, "-m", "ops.cli", "dev", "--ports-base", str(base)],
-        cwd=ROOT, env=dev_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     try:
-        output = read_until(runner, "Ctrl-C stops everything.", timeout=100)
+        return runner, read_until(runner, "Ctrl-C stops everything.", timeout=100)
+    except BaseException:
+        os.killpg(runner.pid, signal.SIGKILL)
+        raise
+
+
+def stop_runner(runner: subprocess.Popen[str]) -> str:
+    """Ctrl-C, as a developer would; returns what it printed while stopping."""
+    rest: list[str] = []
+    assert runner.stdout is not None
+    drain = threading.Thread(target=lambda: rest.extend(runner.stdout or []), daemon=True)  # never a full pipe
+    drain.start()
+    runner.send_signal(signal.SIGINT)
+    try:
+        assert runner.wait(60) == 0
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+    drain.join(10)
+    return "".join(rest)
+
+
+def s3_url(output: list[str]) -> str:
+    match = re.search(r"S3\s+(http://\S+)", "\n".join(output))
+    assert match, output
+    return match.group(1)
+
+
+def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev_env: dict[str, str]) -> None:
+    base = free_port_block(4)
+    runner, output = start_runner(dev_env, base)
+    try:
         text = "\n".join(output)
         assert f"  web app      http://127.0.0.1:{base}/" in text
         assert f"  auth         http://127.0.0.1:{base + 1}\n" in text
@@ -89,22 +126,32 @@ def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev
         for offset in range(0, 5):
             with urllib.request.urlopen(f"http://127.0.0.1:{base + offset}/readyz", timeout=5) as ready:
                 assert ready.status == 200
-
-        # Keep reading: a runner blocked on a full pipe could not stop.
-        rest: list[str] = []
-        assert runner.stdout is not None
-        drain = threading.Thread(target=lambda: rest.extend(runner.stdout or []), daemon=True)
-        drain.start()
-        runner.send_signal(signal.SIGINT)
-        assert runner.wait(60) == 0
-        drain.join(10)
-        assert "framepipe dev: stopped." in "".join(rest)
+        store(s3_url(output), dev_env["S3_BUCKET"], "results/kept.zip", b"frames of a run before")
     finally:
-        if runner.poll() is None:
-            os.killpg(runner.pid, signal.SIGKILL)
+        assert "framepipe dev: stopped." in stop_runner(runner)
     for offset in range(0, 5):
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", base + offset), timeout=1).close()
+
+    # The next run's local S3 (a new server, on another port) still has what the last one stored.
+    runner, output = start_runner(dev_env, base)
+    try:
+        assert fetch(s3_url(output), dev_env["S3_BUCKET"], "results/kept.zip") == b"frames of a run before"
+    finally:
+        stop_runner(runner)
+
+
+def _s3(url: str) -> Any:
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1", **LOCAL_CREDENTIALS)
+
+
+def store(url: str, bucket: str, key: str, body: bytes) -> None:
+    _s3(url).put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def fetch(url: str, bucket: str, key: str) -> bytes:
+    data: bytes = _s3(url).get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
 
 
 def test_without_ffmpeg_make_run_stops_at_once_and_says_how_to_install_it(dev_env: dict[str, str]) -> None:
