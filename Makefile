@@ -50,7 +50,7 @@ schemas: install
 	$(BIN)/framepipe schemas export docs/events
 
 bench: install
-	for b in bus auth upload list processor notify replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in bus auth upload list live processor notify replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
 
 # Offline validation of every deployment file (compose, Kubernetes, Terraform, workflows, Dockerfile).
 validate-deploy:
