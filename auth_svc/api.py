@@ -24,7 +24,7 @@ from auth_svc.settings import Settings
 from auth_svc.store import User
 from servicekit.http import Problem, correlation_id, parse_json
 from servicekit.sessions import check_same_origin, clear_session_cookie, session_token, set_session_cookie
-from servicekit.tokens import TOKEN_VERIFIER, authenticated_user
+from servicekit.tokens import TOKEN_VERIFIER, Claims, authenticated_user, invalid_token
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SETTINGS = web.AppKey("auth_settings", Settings)
@@ -112,21 +112,15 @@ async def _log_in(request: web.Request) -> IssuedToken:
         ) from None
 
 
-def _invalid_token() -> Problem:
-    return Problem(
-        401,
-        "invalid_token",
-        "The access token is invalid or expired.",
-        headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
-    )
+async def _current_user(request: web.Request, claims: Claims) -> User:
+    try:
+        return await service.current_user(request.app[ACCOUNTS], claims.user_id)
+    except UnknownUser:
+        raise invalid_token() from None
 
 
 async def me(request: web.Request) -> web.Response:
-    claims = authenticated_user(request)
-    try:
-        user = await service.current_user(request.app[ACCOUNTS], claims.user_id)
-    except UnknownUser:
-        raise _invalid_token() from None
+    user = await _current_user(request, authenticated_user(request))
     return web.json_response(_user_body(user))
 
 
@@ -158,16 +152,13 @@ async def refresh_session(request: web.Request) -> web.Response:
     except SessionTooOld:
         raise Problem(401, "session_expired", "The session is too old; sign in again.") from None
     except UnknownUser:
-        raise _invalid_token() from None
+        raise invalid_token() from None
     return _session_response(request, issued, int(time.time()) + issued.expires_in)
 
 
 async def current_session(request: web.Request) -> web.Response:
     claims = authenticated_user(request)
-    try:
-        user = await service.current_user(request.app[ACCOUNTS], claims.user_id)
-    except UnknownUser:
-        raise _invalid_token() from None
+    user = await _current_user(request, claims)
     body = {
         "user": _user_body(user),
         "expires_at": datetime.fromtimestamp(claims.expires_at, UTC).isoformat(),

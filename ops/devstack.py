@@ -121,6 +121,16 @@ class DevStack:
         await self.wait_ready([name])
         return process
 
+    async def stop_service(self, name: str) -> None:
+        """Stop one service (SIGTERM, its graceful shutdown), as a rolling restart or a crash-free failure would."""
+        await self.processes[name].stop(self.config.stop_grace)
+
+    async def start_service(self, name: str) -> None:
+        """Start a stopped service again under its name and port; ready when this returns."""
+        extra = self._gateway_upstreams() if name == "gateway" else None
+        self._spawn(name, extra)
+        await self.wait_ready([name])
+
     async def stop(self) -> None:
         running = list(self.processes.values())
         await asyncio.gather(*(p.stop(self.config.stop_grace) for p in running))

@@ -210,9 +210,14 @@ def authenticated_user(request: web.Request) -> Claims:
     try:
         return request.app[TOKEN_VERIFIER].verify(token.strip())
     except InvalidToken:
-        raise Problem(
-            401,
-            "invalid_token",
-            "The access token is invalid or expired.",
-            headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
-        ) from None
+        raise invalid_token() from None
+
+
+def invalid_token() -> Problem:
+    """401 for a token that cannot be trusted (or names a user that is gone)."""
+    return Problem(
+        401,
+        "invalid_token",
+        "The access token is invalid or expired.",
+        headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
+    )

@@ -117,14 +117,18 @@ def jwt_keys(tmp_path_factory: pytest.TempPathFactory) -> JwtKeys:
     return keys
 
 
-@pytest.fixture(scope="session")
-def token_for(jwt_keys: JwtKeys) -> Callable[[uuid.UUID, str], str]:
-    """Mint a valid access token for any user id, as auth_svc would."""
-    signer = TokenSigner(
-        jwt_keys.private_key_file.read_text(),
-        key_id=jwt_keys.key_id,
-        issuer=jwt_keys.issuer,
-        audience=jwt_keys.audience,
-        ttl_seconds=3600,
+def signer_for(keys: JwtKeys, ttl_seconds: int = 3600) -> TokenSigner:
+    """A signer of tokens every test service accepts, as auth_svc's would be."""
+    return TokenSigner(
+        keys.private_key_file.read_text(),
+        key_id=keys.key_id,
+        issuer=keys.issuer,
+        audience=keys.audience,
+        ttl_seconds=ttl_seconds,
     )
-    return signer.sign
+
+
+@pytest.fixture(scope="session")
+def token_for(jwt_keys: JwtKeys) -> Callable[..., str]:
+    """Mint a valid access token for any user id (and, optionally, sign-in time), as auth_svc would."""
+    return signer_for(jwt_keys).sign

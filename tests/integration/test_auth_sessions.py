@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from jose import jwt
 
 from servicekit.sessions import COOKIE, SECURE_COOKIE
-from servicekit.tokens import TokenSigner
 from tests.conftest import JwtKeys
 from tests.integration.test_auth_api import PASSWORD, auth_client, auth_settings, new_email, register
 
@@ -107,9 +107,7 @@ async def test_a_wrong_password_sets_no_cookie(client: TestClient[Any, Any]) -> 
     assert "Set-Cookie" not in response.headers
 
 
-async def test_refresh_issues_a_new_cookie_that_keeps_the_sign_in_time(
-    client: TestClient[Any, Any], jwt_keys: JwtKeys
-) -> None:
+async def test_refresh_issues_a_new_cookie_that_keeps_the_sign_in_time(client: TestClient[Any, Any]) -> None:
     email = new_email()
     await register(client, email)
     first = cookies_of(await sign_in(client, email))[COOKIE].value
@@ -119,22 +117,18 @@ async def test_refresh_issues_a_new_cookie_that_keeps_the_sign_in_time(
     assert refreshed.status == 200
     second = cookies_of(refreshed)[COOKIE].value
     assert second != first
+    first_claims, second_claims = jwt.get_unverified_claims(first), jwt.get_unverified_claims(second)
+    assert second_claims["auth_time"] == first_claims["auth_time"]  # the password's time, not the refresh's
+    assert second_claims["exp"] >= first_claims["exp"]
     assert (await client.get("/me", headers={"Cookie": f"{COOKIE}={second}"})).status == 200
 
 
 async def test_a_session_older_than_its_maximum_cannot_be_refreshed(
-    client: TestClient[Any, Any], jwt_keys: JwtKeys
+    client: TestClient[Any, Any], token_for: Callable[..., str]
 ) -> None:
     email = new_email()
     user = await register(client, email)
-    signer = TokenSigner(
-        jwt_keys.private_key_file.read_text(),
-        key_id=jwt_keys.key_id,
-        issuer=jwt_keys.issuer,
-        audience=jwt_keys.audience,
-        ttl_seconds=3600,
-    )
-    stale = signer.sign(uuid.UUID(user["id"]), email, auth_time=int(time.time()) - 61)  # the maximum here is 60
+    stale = token_for(uuid.UUID(user["id"]), email, int(time.time()) - 61)  # the maximum here is 60
     response = await client.post("/session/refresh", headers={"Cookie": f"{COOKIE}={stale}", **SAME_ORIGIN})
     assert response.status == 401
     assert (await response.json())["code"] == "session_expired"

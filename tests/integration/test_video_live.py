@@ -18,8 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from servicekit.bus import Publisher
 from servicekit.sessions import COOKIE
-from servicekit.tokens import TokenSigner
-from tests.conftest import JwtKeys
+from tests.conftest import JwtKeys, signer_for
 from tests.integration.test_video_harness import (
     Story,
     TokenFor,
@@ -138,13 +137,7 @@ async def test_a_stream_catches_up_after_its_listener_connection_is_lost(
 
 
 async def test_the_stream_ends_when_its_token_expires(svc: VideoService, jwt_keys: JwtKeys) -> None:
-    signer = TokenSigner(
-        jwt_keys.private_key_file.read_text(),
-        key_id=jwt_keys.key_id,
-        issuer=jwt_keys.issuer,
-        audience=jwt_keys.audience,
-        ttl_seconds=2,
-    )
+    signer = signer_for(jwt_keys, ttl_seconds=2)
     owner = uuid.uuid4()
     started = time.monotonic()
     async with events(svc.client, {"Authorization": f"Bearer {signer.sign(owner, 'x@example.com')}"}) as stream:
