@@ -19,6 +19,7 @@ from contracts.envelope import CONTENT_TYPE, DATASCHEMA_BASE, Envelope, amqp_hea
 from contracts.events import EventData
 from contracts.examples import example_envelope
 from contracts.registry import EVENT_TYPES, model_for
+from contracts.version import CONTRACT_VERSION
 from contracts.topology import (
     ARCHIVE_MAX_AGE,
     ARCHIVE_STREAM,
@@ -43,6 +44,8 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "video.failed.v1": ("processor_svc", "video_svc"),
     "video.deleted.v1": ("video_svc",),
     "notification.sent.v1": ("notify_svc",),
+    "webhook.delivery.failed.v1": ("webhook_svc",),
+    "webhook.endpoint.disabled.v1": ("webhook_svc",),
 }
 
 VERSIONING_RULES = (
@@ -84,8 +87,13 @@ CHANGELOG: tuple[Release, ...] = (
         title="Optional `filename` on video outcomes, so a notification can name the video without a lookup",
         types=("video.processed.v1", "video.failed.v1"),
     ),
+    Release(
+        version="1.3.0",
+        date="2026-12-05",
+        title="Webhooks: a delivery that gave up, and an endpoint disabled after failing for days",
+        types=("webhook.delivery.failed.v1", "webhook.endpoint.disabled.v1"),
+    ),
 )
-CONTRACT_VERSION = CHANGELOG[-1].version
 
 
 def dataschema_uri(event_type: str) -> str:
