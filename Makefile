@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc ops
+PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc webhook_svc ops
 
 .PHONY: install lint fmt test test-unit test-integration test-e2e run schemas bench validate-deploy clean
 

@@ -1,0 +1,156 @@
+"""The delivery loop: claims due deliveries from the database, posts them concurrently, and records the results
+in batches. Several replicas share the work: a claim locks rows with SKIP LOCKED and leases them for the length
+of an attempt, so a replica that dies mid-attempt only delays its deliveries until the lease ends.
+
+- At most `concurrency` attempts run at once, and at most `per_endpoint` for one endpoint, so a slow or hanging
+  endpoint cannot take every slot from the others.
+- The loop wakes on commit of new deliveries (LISTEN/NOTIFY), when enough slots free up, and every second for
+  retries that came due.
+- Results are written by one recorder, as many as have finished at once in one transaction; if that fails the
+  leases run out and the deliveries are attempted again (receivers deduplicate on `webhook-id`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from prometheus_client import Counter as Metric
+
+from servicekit.pglisten import wake_on_notify
+from webhook_svc import service, store
+from webhook_svc.sender import AttemptResult, Sender
+from webhook_svc.signing import webhook_headers
+
+log = structlog.get_logger(__name__)
+
+DELIVERY_ATTEMPTS = Metric("webhook_delivery_attempts_total", "Webhook delivery attempts by result", ["result"])
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    concurrency: int
+    per_endpoint: int
+    schedule: tuple[float, ...]
+    disable_after_seconds: float
+    lease_seconds: float
+    retention_days: float
+    poll_seconds: float = 1.0
+
+
+class Dispatcher:
+    def __init__(self, pool: asyncpg.Pool, sender: Sender, config: DispatchConfig, *, dsn: str, schema: str) -> None:
+        self._pool = pool
+        self._sender = sender
+        self._config = config
+        self._dsn = dsn
+        self._channel = f"{schema}_deliveries"
+        self._wake = asyncio.Event()
+        self._running: dict[asyncio.Task[None], uuid.UUID] = {}
+        self._per_endpoint: Counter[uuid.UUID] = Counter()
+        self._finished: list[tuple[store.Claimed, AttemptResult]] = []
+        self._recorded = asyncio.Event()
+        self._last_prune = 0.0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    async def run(self) -> None:
+        """Deliver until cancelled; database outages back off and retry."""
+        listener = asyncio.create_task(wake_on_notify(self._dsn, self._channel, self._wake))
+        recorder = asyncio.create_task(self._record_forever())
+        try:
+            await self._claim_forever()
+        finally:
+            for task in (listener, recorder, *self._running):
+                task.cancel()
+            await asyncio.gather(listener, recorder, *self._running, return_exceptions=True)
+
+    async def _claim_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            free = self._config.concurrency - len(self._running)
+            if free > 0:
+                try:
+                    await self._claim_and_send(free)
+                    await self._housekeeping()
+                    backoff = 0.1
+                except _DB_ERRORS as exc:
+                    log.warning("webhook_claim_error", error=f"{type(exc).__name__}: {exc}")
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._config.poll_seconds)
+            self._wake.clear()
+
+    async def _claim_and_send(self, free: int) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            candidates = await store.due_candidates(conn, free * 2)
+            chosen = self._within_limits(candidates, free)
+            claimed = await store.claim(conn, chosen, self._config.lease_seconds) if chosen else []
+        for delivery in claimed:
+            self._per_endpoint[delivery.endpoint_id] += 1
+            task = asyncio.create_task(self._attempt(delivery))
+            self._running[task] = delivery.endpoint_id
+            task.add_done_callback(self._done)
+
+    def _within_limits(self, candidates: Sequence[asyncpg.Record], free: int) -> list[uuid.UUID]:
+        taken: Counter[uuid.UUID] = Counter()
+        chosen: list[uuid.UUID] = []
+        for row in candidates:
+            endpoint = row["endpoint_id"]
+            if self._per_endpoint[endpoint] + taken[endpoint] < self._config.per_endpoint:
+                taken[endpoint] += 1
+                chosen.append(row["id"])
+                if len(chosen) == free:
+                    break
+        return chosen
+
+    async def _attempt(self, delivery: store.Claimed) -> None:
+        headers = webhook_headers(delivery.secrets, str(delivery.event_id), delivery.body)
+        result = await self._sender.post(delivery.url, delivery.body, headers)
+        DELIVERY_ATTEMPTS.labels("succeeded" if result.succeeded else "failed").inc()
+        self._finished.append((delivery, result))
+        self._recorded.set()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        endpoint = self._running.pop(task, None)
+        if endpoint is not None:
+            self._per_endpoint[endpoint] -= 1
+            if self._per_endpoint[endpoint] <= 0:
+                del self._per_endpoint[endpoint]
+        # Claim again once a quarter of the slots are free (or nothing runs): not one query per finished attempt.
+        if len(self._running) <= self._config.concurrency * 3 // 4:
+            self._wake.set()
+
+    async def _record_forever(self) -> None:
+        while True:
+            await self._recorded.wait()
+            self._recorded.clear()
+            batch, self._finished = self._finished, []
+            if not batch:
+                continue
+            try:
+                await service.record_attempts(
+                    self._pool, batch, self._config.schedule, self._config.disable_after_seconds
+                )
+            except _DB_ERRORS as exc:
+                # Their leases run out and they are attempted again; receivers drop the copies by webhook-id.
+                log.warning("webhook_record_error", count=len(batch), error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(0.5)
+            self._wake.set()
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_prune >= 3600:
+            self._last_prune = now
+            await service.prune(self._pool, self._config.retention_days)
