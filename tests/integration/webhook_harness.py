@@ -64,7 +64,8 @@ class Webhooks:
         return {"Authorization": f"Bearer {self.token_for(user, f'{user.hex[:8]}@example.com')}"}
 
     async def call(self, method: str, path: str, user: uuid.UUID, **kwargs: Any) -> tuple[int, Any]:
-        response = await self.client.request(method, path, headers=self.auth(user), **kwargs)
+        headers = {**self.auth(user), **kwargs.pop("headers", {})}
+        response = await self.client.request(method, path, headers=headers, **kwargs)
         body = await response.json() if response.status != 204 else None
         return response.status, body
 
