@@ -16,10 +16,17 @@ from ops.localinfra import free_port
 DEFAULT_PORTS_BASE = 8080
 LOCAL_HOSTS = frozenset({"", "127.0.0.1", "localhost", "::1"})
 
-# Offsets from the ports base: auth 8081, video 8082, notify 8083, processors 8084, 8085, ...
-PORT_OFFSETS = {"auth": 1, "video": 2, "notify": 3, "processor": 4}
-SCHEMAS = {"auth": "auth", "video": "video", "notify": "notify"}
-MODULES = {"auth": "auth_svc", "video": "video_svc", "notify": "notify_svc", "processor": "processor_svc"}
+# Offsets from the ports base: auth 8081, video 8082, notify 8083, webhook 8089, processors 8084, 8085, ...
+# (processors skip the offsets of the other services).
+PORT_OFFSETS = {"auth": 1, "video": 2, "notify": 3, "webhook": 9, "processor": 4}
+SCHEMAS = {"auth": "auth", "video": "video", "notify": "notify", "webhook": "webhook"}
+MODULES = {
+    "auth": "auth_svc",
+    "video": "video_svc",
+    "notify": "notify_svc",
+    "webhook": "webhook_svc",
+    "processor": "processor_svc",
+}
 
 DEFAULTS = {
     "LOG_LEVEL": "info",
@@ -32,6 +39,8 @@ DEFAULTS = {
     "S3_REGION": "us-east-1",
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": "1025",
+    # Webhooks to a receiver on this machine (production allows public addresses only).
+    "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
     # A Ctrl-C should not wait a minute for a running job; the job is requeued and finished on the next run.
     "SHUTDOWN_GRACE_SECONDS": "10",
 }
@@ -76,7 +85,13 @@ class Ports:
         if self.base is None:
             return free_port()
         kind, _, index = name.partition("-")
-        return self.base + PORT_OFFSETS[kind] + (int(index) - 1 if index else 0)
+        if kind != "processor":
+            return self.base + PORT_OFFSETS[kind]
+        taken = {offset for other, offset in PORT_OFFSETS.items() if other != "processor"}
+        offsets = (o for o in range(PORT_OFFSETS["processor"], PORT_OFFSETS["processor"] + 1000) if o not in taken)
+        for _ in range(int(index or 1) - 1):
+            next(offsets)
+        return self.base + next(offsets)
 
 
 def key_paths(settings: Mapping[str, str], var_dir: Path) -> tuple[Path, Path]:

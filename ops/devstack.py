@@ -31,7 +31,7 @@ from servicekit.settings import StorageSettings
 from servicekit.storage import open_storage
 from servicekit.tokens import generate_keypair
 
-CORE_SERVICES = ("auth", "video", "notify")
+CORE_SERVICES = ("auth", "video", "notify", "webhook")
 
 
 class DevStackError(Exception):

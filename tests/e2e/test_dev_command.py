@@ -24,6 +24,7 @@ from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vho
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
+SERVICE_OFFSETS = (1, 2, 3, 4, 9)  # auth, video, notify, processor-1, webhook
 
 
 def free_port_block(size: int) -> int:
@@ -71,7 +72,7 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> l
 
 
 def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev_env: dict[str, str]) -> None:
-    base = free_port_block(4)
+    base = free_port_block(9)
     runner = subprocess.Popen(
         [sys.executable, "-m", "ops.cli", "dev", "--ports-base", str(base)],
         cwd=ROOT, env=dev_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -81,9 +82,10 @@ def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev
         text = "\n".join(output)
         assert f"  auth         http://127.0.0.1:{base + 1}\n" in text
         assert f"  processor-1  http://127.0.0.1:{base + 4}/metrics\n" in text
+        assert f"  webhook      http://127.0.0.1:{base + 9}\n" in text
         assert f"export FRAMEPIPE_AUTH_URL=http://127.0.0.1:{base + 1}" in text
         assert any(line.startswith("video       |") for line in output)
-        for offset in range(1, 5):
+        for offset in SERVICE_OFFSETS:
             with urllib.request.urlopen(f"http://127.0.0.1:{base + offset}/readyz", timeout=5) as ready:
                 assert ready.status == 200
 
@@ -99,7 +101,7 @@ def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev
     finally:
         if runner.poll() is None:
             os.killpg(runner.pid, signal.SIGKILL)
-    for offset in range(1, 5):
+    for offset in SERVICE_OFFSETS:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", base + offset), timeout=1).close()
 
