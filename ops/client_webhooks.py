@@ -26,7 +26,7 @@ def _show(out: Output, endpoint: dict[str, Any]) -> None:
 
 
 async def add(args: argparse.Namespace, api: Api) -> int:
-    body = {"url": args.url, "event_types": args.event_types, "description": args.description}
+    body = {"url": args.endpoint_url, "event_types": args.event_types, "description": args.description}
     _show(args.out, await api.webhook("POST", body=body))
     return EXIT_OK
 
@@ -106,7 +106,7 @@ def register(sub: Any, add_command: Callable[..., argparse.ArgumentParser]) -> N
     group = sub.add_parser("webhooks", help="your webhook endpoints: add, list, enable, deliveries, replay…")
     actions = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
     p = add_command(actions, "add", add, "register an endpoint (prints its signing secret once)")
-    p.add_argument("url")
+    p.add_argument("endpoint_url", metavar="URL")  # not `url`: that is the server's --url
     p.add_argument("--type", dest="event_types", action="append", required=True, metavar="TYPE",
                    help="an event type to receive, e.g. video.processed.v1 (repeat for more)")  # fmt: skip
     p.add_argument("--description", default="")
