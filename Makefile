@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc webhook_svc ops
 
-.PHONY: install lint fmt test test-unit test-integration test-e2e run schemas bench validate-deploy clean
+.PHONY: install lint fmt test test-unit test-integration test-e2e run schemas contracts-dist bench validate-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ run: install
 
 schemas: install
 	$(BIN)/framepipe schemas export docs/events
+
+# The framepipe-contracts wheel (the contract alone, for integrators) into dist/.
+contracts-dist: install
+	$(BIN)/framepipe schemas package dist
 
 bench: install
 	for b in bus auth upload list processor notify replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
