@@ -3,7 +3,8 @@ in batches. Several replicas share the work: a claim locks rows with SKIP LOCKED
 of an attempt, so a replica that dies mid-attempt only delays its deliveries until the lease ends.
 
 - At most `concurrency` attempts run at once, and at most `per_endpoint` for one endpoint, so a slow or hanging
-  endpoint cannot take every slot from the others.
+  endpoint cannot take every slot from the others. Up to as many again are claimed ahead, so a freed slot starts
+  the next attempt at once instead of after a round trip to the database.
 - The loop wakes on commit of new deliveries (LISTEN/NOTIFY), when enough slots free up, and every second for
   retries that came due.
 - Results are written by one recorder, as many as have finished at once in one transaction; if that fails the
@@ -15,7 +16,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,7 +55,8 @@ class Dispatcher:
         self._channel = f"{schema}_deliveries"
         self._wake = asyncio.Event()
         self._running: dict[asyncio.Task[None], uuid.UUID] = {}
-        self._per_endpoint: Counter[uuid.UUID] = Counter()
+        self._ready: deque[store.Claimed] = deque()  # claimed, waiting for a free slot
+        self._held: Counter[uuid.UUID] = Counter()  # per endpoint: running + ready
         self._finished: list[tuple[store.Claimed, AttemptResult]] = []
         self._recorded = asyncio.Event()
         self._last_prune = 0.0
@@ -74,13 +76,16 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(listener, recorder, *self._running, return_exceptions=True)
 
+    def _room(self) -> int:
+        """How many more deliveries to claim: enough to keep every slot busy for one more round."""
+        return 2 * self._config.concurrency - len(self._running) - len(self._ready)
+
     async def _claim_forever(self) -> None:
         backoff = 0.1
         while True:
-            free = self._config.concurrency - len(self._running)
-            if free > 0:
+            if self._room() > 0:
                 try:
-                    await self._claim_and_send(free)
+                    await self._claim(self._room())
                     await self._housekeeping()
                     backoff = 0.1
                 except _DB_ERRORS as exc:
@@ -88,32 +93,47 @@ class Dispatcher:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
+            self._start_ready()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._config.poll_seconds)
             self._wake.clear()
 
-    async def _claim_and_send(self, free: int) -> None:
+    async def _claim(self, room: int) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            candidates = await store.due_candidates(conn, free * 2)
-            chosen = self._within_limits(candidates, free)
+            candidates = await store.due_candidates(conn, room * 2)
+            chosen = self._within_limits(candidates, room)
             claimed = await store.claim(conn, chosen, self._config.lease_seconds) if chosen else []
         for delivery in claimed:
-            self._per_endpoint[delivery.endpoint_id] += 1
-            task = asyncio.create_task(self._attempt(delivery))
-            self._running[task] = delivery.endpoint_id
-            task.add_done_callback(self._done)
+            self._held[delivery.endpoint_id] += 1
+            self._ready.append(delivery)
 
-    def _within_limits(self, candidates: Sequence[asyncpg.Record], free: int) -> list[uuid.UUID]:
+    def _within_limits(self, candidates: Sequence[asyncpg.Record], room: int) -> list[uuid.UUID]:
+        """At most twice an endpoint's share held at once, so one busy endpoint cannot fill the buffer."""
         taken: Counter[uuid.UUID] = Counter()
         chosen: list[uuid.UUID] = []
         for row in candidates:
             endpoint = row["endpoint_id"]
-            if self._per_endpoint[endpoint] + taken[endpoint] < self._config.per_endpoint:
+            if self._held[endpoint] + taken[endpoint] < 2 * self._config.per_endpoint:
                 taken[endpoint] += 1
                 chosen.append(row["id"])
-                if len(chosen) == free:
+                if len(chosen) == room:
                     break
         return chosen
+
+    def _start_ready(self) -> None:
+        """Start claimed deliveries while slots are free, skipping endpoints at their limit."""
+        running_to: Counter[uuid.UUID] = Counter(self._running.values())
+        waiting: deque[store.Claimed] = deque()
+        while self._ready and len(self._running) < self._config.concurrency:
+            delivery = self._ready.popleft()
+            if running_to[delivery.endpoint_id] >= self._config.per_endpoint:
+                waiting.append(delivery)
+                continue
+            running_to[delivery.endpoint_id] += 1
+            task = asyncio.create_task(self._attempt(delivery))
+            self._running[task] = delivery.endpoint_id
+            task.add_done_callback(self._done)
+        self._ready.extendleft(reversed(waiting))
 
     async def _attempt(self, delivery: store.Claimed) -> None:
         headers = webhook_headers(delivery.secrets, str(delivery.event_id), delivery.body)
@@ -125,11 +145,13 @@ class Dispatcher:
     def _done(self, task: asyncio.Task[None]) -> None:
         endpoint = self._running.pop(task, None)
         if endpoint is not None:
-            self._per_endpoint[endpoint] -= 1
-            if self._per_endpoint[endpoint] <= 0:
-                del self._per_endpoint[endpoint]
-        # Claim again once a quarter of the slots are free (or nothing runs): not one query per finished attempt.
-        if len(self._running) <= self._config.concurrency * 3 // 4:
+            self._held[endpoint] -= 1
+            if self._held[endpoint] <= 0:
+                del self._held[endpoint]
+        if self._ready:
+            self._start_ready()  # the next one goes out now, without waiting for the database
+        # Claim again once half the buffer is free: one query for many deliveries, not one per attempt.
+        if self._room() >= self._config.concurrency or not self._running:
             self._wake.set()
 
     async def _record_forever(self) -> None:
