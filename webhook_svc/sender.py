@@ -5,12 +5,14 @@ environment. Every outcome is an `AttemptResult`; nothing raises except cancella
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
 from prometheus_client import Histogram
+from yarl import URL
 
 from contracts.envelope import CONTENT_TYPE
 from webhook_svc.egress import AddressPolicy, PinnedResolver, TargetRefused, check_url
@@ -72,7 +74,7 @@ class Sender:
         error: str | None = None
         excerpt = b""
         try:
-            target = check_url(url)
+            target = _target(url)
             self._policy.check_literal(target.raw_host or "")
             async with self._session.post(
                 target,
@@ -91,6 +93,12 @@ class Sender:
         duration = time.perf_counter() - started
         POST_SECONDS.labels("ok" if error is None else "failed").observe(duration)
         return AttemptResult(started_at, round(duration * 1000), status, error, excerpt.decode("utf-8", "replace"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _target(url: str) -> URL:
+    """The checked URL, parsed once per endpoint URL rather than once per attempt."""
+    return check_url(url)
 
 
 async def _capped(response: aiohttp.ClientResponse, limit: int) -> bytes:

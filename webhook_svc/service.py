@@ -172,20 +172,18 @@ async def record_attempts(
 ) -> None:
     """The results of finished attempts, in one transaction: the attempt log, each delivery's new state, the
     endpoints' health, and the events of deliveries that gave up and endpoints that were disabled."""
-    settled = []
-    for claimed, result in attempts:
-        status, delay = next_step(result, claimed.round_attempt, schedule)
-        settled.append(store.Settled(claimed.id, claimed.attempt, status, delay, result.status_code, result.error))
+    settled = [_settled(claimed, result, schedule) for claimed, result in attempts]
+    healthy = sorted({claimed.endpoint_id for claimed, result in attempts if result.succeeded})
+    if all(s.status == "succeeded" for s in settled):  # the usual case: one statement, no transaction
+        async with pool.acquire() as conn:
+            await store.settle(conn, settled, healthy)
+        return
     async with pool.acquire() as conn, conn.transaction():
-        await store.insert_attempts(conn, [_attempt_row(claimed, result) for claimed, result in attempts])
-        applied = await store.settle(conn, settled)
+        applied = await store.settle(conn, settled, healthy)
         now_applied = [(c, r, s) for (c, r), s in zip(attempts, settled, strict=True) if c.id in applied]
         events: list[Envelope[EventData]] = [_gave_up(c, r, s) for c, r, s in now_applied if s.status == "failed"]
-        healthy = {c.endpoint_id for c, r, _ in now_applied if r.succeeded}
         failing = {c.endpoint_id: r.error or "error" for c, r, _ in now_applied if not r.succeeded}
         failing = {endpoint: error for endpoint, error in failing.items() if endpoint not in healthy}
-        if healthy:
-            await store.mark_endpoints_healthy(conn, sorted(healthy))
         if failing:
             disabled = await store.mark_endpoints_failing(conn, sorted(failing), disable_after_seconds, failing)
             events += [_disabled(row) for row in disabled]
@@ -193,10 +191,13 @@ async def record_attempts(
             await outbox.enqueue_many(conn, events)
 
 
-def _attempt_row(claimed: store.Claimed, result: AttemptResult) -> store.AttemptRow:
-    return store.AttemptRow(
+def _settled(claimed: store.Claimed, result: AttemptResult, schedule: Sequence[float]) -> store.Settled:
+    status, delay = next_step(result, claimed.round_attempt, schedule)
+    return store.Settled(
         claimed.id,
         claimed.attempt,
+        status,
+        delay,
         result.started_at,
         result.duration_ms,
         result.status_code,

@@ -162,28 +162,24 @@ class Claimed:
     body: bytes
 
 
-async def due_candidates(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Due deliveries of enabled endpoints, oldest due first, locked for this transaction (others skip them)."""
-    rows: list[asyncpg.Record] = await conn.fetch(
-        "SELECT d.id, d.endpoint_id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id AND e.enabled "
-        "WHERE d.status = 'pending' AND d.next_attempt_at <= now() "
-        "ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED",
-        limit,
-    )
-    return rows
-
-
-async def claim(conn: asyncpg.Connection, delivery_ids: Sequence[uuid.UUID], lease_seconds: float) -> list[Claimed]:
-    """Count the attempt and lease the deliveries for its duration."""
+async def claim_due(
+    conn: asyncpg.Connection, limit: int, skip_endpoints: Sequence[uuid.UUID], lease_seconds: float
+) -> list[Claimed]:
+    """Take up to `limit` due deliveries, oldest due first, except those of `skip_endpoints` (at their limit
+    here): count the attempt and lease each for its duration. One statement, so one round trip; rows another
+    dispatcher holds are skipped, not waited for."""
     rows = await conn.fetch(
         "UPDATE deliveries d SET attempts = d.attempts + 1, round_attempts = d.round_attempts + 1, "
-        "next_attempt_at = now() + make_interval(secs => $2), last_attempt_at = now() "
+        "next_attempt_at = now() + make_interval(secs => $3), last_attempt_at = now() "
         "FROM endpoints e, events ev "
-        "WHERE d.id = ANY($1::uuid[]) AND e.id = d.endpoint_id AND ev.event_id = d.event_id "
+        "WHERE d.id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now() "
+        " AND endpoint_id <> ALL($2::uuid[]) ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
+        "AND e.id = d.endpoint_id AND e.enabled AND ev.event_id = d.event_id "
         "RETURNING d.id, d.endpoint_id, e.owner_id, d.event_id, ev.event_type, d.attempts, d.round_attempts, e.url, "
         "e.secret, CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END AS previous_secret, "
         "ev.body",
-        list(delivery_ids),
+        limit,
+        list(skip_endpoints),
         lease_seconds,
     )
     return [
@@ -204,9 +200,14 @@ async def claim(conn: asyncpg.Connection, delivery_ids: Sequence[uuid.UUID], lea
 
 
 @dataclass(frozen=True)
-class AttemptRow:
+class Settled:
+    """One attempt and the delivery's new state after it: `status` pending (to retry `retry_in_seconds` from
+    now), succeeded or failed."""
+
     delivery_id: uuid.UUID
     attempt: int
+    status: str
+    retry_in_seconds: float
     started_at: datetime
     duration_ms: int
     status_code: int | None
@@ -214,59 +215,38 @@ class AttemptRow:
     response_body: str
 
 
-async def insert_attempts(conn: asyncpg.Connection, rows: Sequence[AttemptRow]) -> None:
-    await conn.execute(
-        "INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body) "
-        "SELECT * FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::int[], $5::int[], $6::text[], $7::text[]) "
-        "ON CONFLICT DO NOTHING",
-        [r.delivery_id for r in rows],
-        [r.attempt for r in rows],
-        [r.started_at for r in rows],
-        [r.duration_ms for r in rows],
-        [r.status_code for r in rows],
-        [r.error for r in rows],
-        [r.response_body for r in rows],
-    )
-
-
-@dataclass(frozen=True)
-class Settled:
-    """A delivery's new state after an attempt: `status` pending (with its retry time), succeeded or failed."""
-
-    delivery_id: uuid.UUID
-    attempt: int
-    status: str
-    retry_in_seconds: float
-    status_code: int | None
-    error: str | None
-
-
-async def settle(conn: asyncpg.Connection, rows: Sequence[Settled]) -> set[uuid.UUID]:
-    """Apply the outcomes of attempts; an outcome whose delivery was claimed again since (its lease ran out, or it
-    was resent) is dropped. Returns the ids that were applied."""
+async def settle(
+    conn: asyncpg.Connection, rows: Sequence[Settled], healthy_endpoints: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Log the attempts, apply their outcomes and clear the failure state of the endpoints that answered, in one
+    round trip. An outcome whose delivery was claimed again since (its lease ran out, or it was resent) is logged
+    but not applied. Returns the ids that were applied."""
     applied = await conn.fetch(
+        "WITH logged AS ("
+        " INSERT INTO attempts (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)"
+        " SELECT * FROM unnest($1::uuid[], $2::int[], $5::timestamptz[], $6::int[], $7::int[], $8::text[],"
+        " $9::text[]) ON CONFLICT DO NOTHING), "
+        "healed AS (UPDATE endpoints SET failing_since = NULL "
+        " WHERE id = ANY($10::uuid[]) AND failing_since IS NOT NULL) "
         "UPDATE deliveries d SET status = s.status, last_status_code = s.code, last_error = s.error, "
         "next_attempt_at = CASE WHEN s.status = 'pending' THEN now() + make_interval(secs => s.delay) "
         "ELSE d.next_attempt_at END, "
         "finished_at = CASE WHEN s.status = 'pending' THEN NULL ELSE now() END "
-        "FROM unnest($1::uuid[], $2::int[], $3::text[], $4::float8[], $5::int[], $6::text[]) "
+        "FROM unnest($1::uuid[], $2::int[], $3::text[], $4::float8[], $7::int[], $8::text[]) "
         "AS s(id, attempt, status, delay, code, error) "
         "WHERE d.id = s.id AND d.attempts = s.attempt AND d.status = 'pending' RETURNING d.id",
         [r.delivery_id for r in rows],
         [r.attempt for r in rows],
         [r.status for r in rows],
         [r.retry_in_seconds for r in rows],
+        [r.started_at for r in rows],
+        [r.duration_ms for r in rows],
         [r.status_code for r in rows],
         [r.error for r in rows],
+        [r.response_body for r in rows],
+        list(healthy_endpoints),
     )
     return {row["id"] for row in applied}
-
-
-async def mark_endpoints_healthy(conn: asyncpg.Connection, endpoint_ids: Sequence[uuid.UUID]) -> None:
-    await conn.execute(
-        "UPDATE endpoints SET failing_since = NULL WHERE id = ANY($1::uuid[]) AND failing_since IS NOT NULL",
-        list(endpoint_ids),
-    )
 
 
 async def mark_endpoints_failing(
