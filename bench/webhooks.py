@@ -211,7 +211,6 @@ async def latency(
         envelope = new_envelope(processed(owner), source="framepipe/bench")
         await publisher.publish(envelope)
         sent.append(envelope)
-    await receiver.wait_for((await receiver.stats())["unique"] + 0)
     deadline = time.monotonic() + 60
     while True:
         arrivals = (await receiver.stats(full=True))["arrivals"]
@@ -305,8 +304,9 @@ async def measure(
                   f"{statistics.median(whole):.2f} (min {min(whole):.2f}, max {max(whole):.2f})")  # fmt: skip
             delays = await latency(publisher, receiver, rate, seconds, owner)
             missing = int(rate * seconds) - len(delays)
-            print(f"event -> delivery at {rate:g} events/s for {seconds:g} s: p50 {percentile(delays, 50) * 1000:.0f} ms, "
-                  f"p99 {percentile(delays, 99) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms (goal p99 < 500 ms)"
+            p50, p99 = percentile(delays, 50) * 1000, percentile(delays, 99) * 1000
+            print(f"event -> delivery at {rate:g} events/s for {seconds:g} s: p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
+                  f"max {max(delays) * 1000:.0f} ms (goal p99 < 500 ms)"
                   + (f", {missing} missing" if missing else ""))  # fmt: skip
             print(f"(N={n} per round; {concurrency} requests in flight to the one endpoint on both sides. Delivery: "
                   "the round's events queued again by one replay call, then claimed, signed, POSTed and logged. "
