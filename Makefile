@@ -46,7 +46,7 @@ contracts-dist: install
 	$(BIN)/framepipe schemas package dist
 
 bench: install
-	for b in bus auth upload list processor notify replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in bus auth upload list processor notify webhooks replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
 
 # Offline validation of every deployment file (compose, Kubernetes, Terraform, workflows, Dockerfile).
 validate-deploy:
