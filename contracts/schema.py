@@ -19,7 +19,6 @@ from contracts.envelope import CONTENT_TYPE, DATASCHEMA_BASE, Envelope, amqp_hea
 from contracts.events import EventData
 from contracts.examples import example_envelope
 from contracts.registry import EVENT_TYPES, model_for
-from contracts.version import CONTRACT_VERSION
 from contracts.topology import (
     ARCHIVE_MAX_AGE,
     ARCHIVE_STREAM,
@@ -28,6 +27,7 @@ from contracts.topology import (
     QUEUES,
     QueueSpec,
 )
+from contracts.version import CONTRACT_VERSION
 
 JsonDict = dict[str, Any]
 
