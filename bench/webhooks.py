@@ -39,9 +39,11 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._infra import (
+    cpu_breakdown,
     cpu_by_process,
     cpu_seconds,
     percentile,
+    processed,
     rss_mib,
     scratch_database,
     scratch_vhost,
@@ -50,7 +52,7 @@ from bench._infra import (
 )
 from contracts import new_envelope
 from contracts.envelope import Envelope, encode
-from contracts.events import EventData, ResultObject, VideoProcessedV1
+from contracts.events import EventData
 from ops.localinfra import free_port, wait_for_port
 from servicekit.bus import Publisher, connect, declare_topology
 from servicekit.logging import configure_logging
@@ -58,12 +60,6 @@ from servicekit.tokens import TokenSigner, generate_keypair
 from webhook_svc.signing import new_secret, webhook_headers
 
 PROCESS_GROUPS = {"webhook_svc": "-m webhook_svc", "receiver": "multiprocessing", "bench": "bench/webhooks.py"}
-
-
-def cpu_breakdown(before: dict[str, float], after: dict[str, float]) -> str:
-    used = {group: after.get(group, 0.0) - before.get(group, 0.0) for group in after}
-    top = sorted(((s, g) for g, s in used.items() if s >= 0.05), reverse=True)
-    return ", ".join(f"{group} {seconds:.2f}" for seconds, group in top)
 
 
 def run_receiver(port: int) -> None:
@@ -92,21 +88,6 @@ def run_receiver(port: int) -> None:
     app.router.add_post("/hook", hook)
     app.router.add_get("/stats", stats)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, handle_signals=True)
-
-
-def processed(owner_id: uuid.UUID) -> VideoProcessedV1:
-    video_id = uuid.uuid4()
-    result = ResultObject(bucket="results", key=f"videos/{video_id}/frames.zip", size_bytes=10_000, sha256="0" * 64)
-    return VideoProcessedV1(
-        video_id=video_id,
-        owner_id=owner_id,
-        frame_count=120,
-        duration_seconds=120,
-        result=result,
-        processing_seconds=30,
-        finished_at=datetime.now(UTC),
-        filename="bench.mp4",
-    )
 
 
 class Receiver:
@@ -142,7 +123,7 @@ async def baseline(receiver: Receiver, n: int, concurrency: int, owner: uuid.UUI
     secret = new_secret()
     bodies = []
     for _ in range(n):
-        envelope = new_envelope(processed(owner), source="framepipe/bench")
+        envelope = new_envelope(processed(owner, "bench.mp4"), source="framepipe/bench")
         body = encode(envelope)
         bodies.append(
             (
@@ -172,7 +153,7 @@ async def baseline(receiver: Receiver, n: int, concurrency: int, owner: uuid.UUI
 async def service_round(publisher: Publisher, receiver: Receiver, n: int, owner: uuid.UUID) -> float:
     """Everything: N events published to the broker, consumed, kept, queued, delivered."""
     before = await receiver.stats()
-    events = [new_envelope(processed(owner), source="framepipe/bench") for _ in range(n)]
+    events = [new_envelope(processed(owner, "bench.mp4"), source="framepipe/bench") for _ in range(n)]
     started = time.perf_counter()
     for i in range(0, n, 100):
         await asyncio.gather(*(publisher.publish(e) for e in events[i : i + 100]))
@@ -208,7 +189,7 @@ async def latency(
         delay = started + i * interval - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        envelope = new_envelope(processed(owner), source="framepipe/bench")
+        envelope = new_envelope(processed(owner, "bench.mp4"), source="framepipe/bench")
         await publisher.publish(envelope)
         sent.append(envelope)
     deadline = time.monotonic() + 60

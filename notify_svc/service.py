@@ -163,15 +163,7 @@ async def _send(
     notifier: Notifier, row: store.NewNotification, letter: Letter, recipient: store.Recipient, last_attempt: bool
 ) -> None:
     try:
-        message = build_message(
-            letter,
-            sender=notifier.sender,
-            recipient=recipient.email,
-            recipient_name=recipient.name,
-            message_id=row.message_id,
-            date=datetime.now(UTC),
-        )
-        await notifier.mailer.send(message, sender=notifier.sender.address, recipient=recipient.email)
+        await _mail(notifier, letter, recipient, row.message_id)
     except (DeliveryRejected, InvalidAddress) as exc:
         await _record_unsent(notifier, row, "failed", str(exc))
         raise NotificationRejected(str(exc)) from None
@@ -207,18 +199,23 @@ async def alert_endpoint_disabled(
         failing_since=event.failing_since,
     )
     try:
-        message = build_message(
-            letter,
-            sender=notifier.sender,
-            recipient=recipient.email,
-            recipient_name=recipient.name,
-            message_id=message_id_for(event_id),
-            date=datetime.now(UTC),
-        )
-        await notifier.mailer.send(message, sender=notifier.sender.address, recipient=recipient.email)
+        await _mail(notifier, letter, recipient, message_id_for(event_id))
     except (DeliveryRejected, InvalidAddress) as exc:
         raise NotificationRejected(str(exc)) from None
     log.info("webhook_alert_sent", endpoint_id=str(event.endpoint_id))
+
+
+async def _mail(notifier: Notifier, letter: Letter, recipient: store.Recipient, message_id: str) -> None:
+    """Build the message for exactly this recipient and hand it to the SMTP server."""
+    message = build_message(
+        letter,
+        sender=notifier.sender,
+        recipient=recipient.email,
+        recipient_name=recipient.name,
+        message_id=message_id,
+        date=datetime.now(UTC),
+    )
+    await notifier.mailer.send(message, sender=notifier.sender.address, recipient=recipient.email)
 
 
 @dataclass(frozen=True)
