@@ -31,6 +31,7 @@ from tests.support import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "integrators.md"
+EPOCH = "2020-01-01T00:00:00Z"
 
 
 def example(name: str) -> str:
