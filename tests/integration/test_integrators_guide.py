@@ -176,9 +176,7 @@ async def test_the_guides_python_and_node_receivers_verify_real_deliveries_and_r
             await eventually(lambda: py.saw("verified") and js.saw("verified"), timeout=20)
             await eventually(lambda: _delivered(hooks, user, endpoints, times=1), timeout=20)
             replays = [  # the same event again: acknowledged, not handled twice
-                await hooks.call(
-                    "POST", f"/webhooks/{endpoints[kind]['id']}/replay", user, json={"since": "2020-01-01T00:00:00Z"}
-                )  # fmt: skip
+                await hooks.call("POST", f"/webhooks/{endpoints[kind]['id']}/replay", user, json={"since": EPOCH})
                 for kind in ports
             ]
             await eventually(lambda: _delivered(hooks, user, endpoints, times=2), timeout=20)
