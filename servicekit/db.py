@@ -28,7 +28,7 @@ async def create_pool(
     RESET ALL): nothing here leaves session state on a pooled connection (LISTEN runs on a connection of its own,
     the migration lock is released or its connection closed), and that query was one more round trip on every
     checkout: without it a consumed outcome costs notify_svc and PostgreSQL about a tenth less CPU. asyncpg still
-    rolls back a transaction left open. `settings` are more session settings for every connection."""
+    rolls back a transaction left open. `settings` are more server settings (GUCs) for every connection."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,

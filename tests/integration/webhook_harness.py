@@ -1,5 +1,5 @@
 """webhook_svc as the integration tests run it: the real app (create_app) on a queue of the test's own, against the
-run's PostgreSQL database and RabbitMQ vhost, and helpers to register endpoints and publish video events."""
+run's PostgreSQL database and RabbitMQ vhost, and functions that register endpoints and make video events."""
 
 from __future__ import annotations
 
