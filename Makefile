@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc webapp ops
+PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc webhook_svc webapp ops
 
-.PHONY: install lint fmt test test-unit test-integration test-e2e test-browser screenshots run schemas bench validate-deploy clean
+.PHONY: install lint fmt test test-unit test-integration test-e2e test-browser screenshots run schemas contracts-dist bench validate-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,12 @@ run: install
 schemas: install
 	$(BIN)/framepipe schemas export docs/events
 
+# The framepipe-contracts wheel (the contract alone, for integrators) into dist/.
+contracts-dist: install
+	$(BIN)/framepipe schemas package dist
+
 bench: install
-	for b in bus auth upload list live processor notify replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in bus auth upload list live processor notify webhooks replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
 
 # Offline validation of every deployment file (compose, Kubernetes, Terraform, workflows, Dockerfile).
 validate-deploy:

@@ -8,10 +8,13 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import asyncpg
+
+from contracts.events import ResultObject, VideoProcessedV1
 
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
@@ -103,6 +106,29 @@ def cpu_by_process(groups: dict[str, str]) -> dict[str, float]:
         group = next((g for g, needle in groups.items() if needle in cmdline), name)
         totals[group] = totals.get(group, 0.0) + (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
     return totals
+
+
+def processed(owner_id: uuid.UUID, filename: str | None = None) -> VideoProcessedV1:
+    """A realistic outcome of a two-minute video, as the processor publishes it."""
+    video_id = uuid.uuid4()
+    result = ResultObject(bucket="results", key=f"videos/{video_id}/frames.zip", size_bytes=10_000, sha256="0" * 64)
+    return VideoProcessedV1(
+        video_id=video_id,
+        owner_id=owner_id,
+        frame_count=120,
+        duration_seconds=120,
+        result=result,
+        processing_seconds=30,
+        finished_at=datetime.now(UTC),
+        filename=filename,
+    )
+
+
+def cpu_breakdown(before: dict[str, float], after: dict[str, float]) -> str:
+    """The CPU seconds each group used between two `cpu_by_process` readings, largest first."""
+    used = {group: after.get(group, 0.0) - before.get(group, 0.0) for group in after}
+    top = sorted(((s, g) for g, s in used.items() if s >= 0.05), reverse=True)
+    return ", ".join(f"{group} {seconds:.2f}" for seconds, group in top)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -38,9 +38,11 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._infra import (
+    cpu_breakdown,
     cpu_by_process,
     cpu_seconds,
     machine_busy_seconds,
+    processed,
     rss_mib,
     scratch_database,
     scratch_vhost,
@@ -48,7 +50,7 @@ from bench._infra import (
     service_env,
 )
 from contracts import new_envelope
-from contracts.events import ResultObject, UserRegisteredV1, VideoProcessedV1
+from contracts.events import UserRegisteredV1
 from contracts.topology import NOTIFY_VIDEO_OUTCOMES
 from notify_svc.emails import Sender, Templates, build_message, message_id_for
 from notify_svc.settings import Settings
@@ -95,12 +97,6 @@ async def latencies(metrics_url: str) -> str:
     )
 
 
-def cpu_breakdown(before: dict[str, float], after: dict[str, float]) -> str:
-    used = {group: after[group] - before.get(group, 0.0) for group in after}
-    top = sorted(((s, g) for g, s in used.items() if s >= 0.05), reverse=True)
-    return ", ".join(f"{group} {seconds:.2f}" for seconds, group in top)
-
-
 def run_sink(port: int, counter: Any) -> None:
     """An SMTP server that accepts and counts (it keeps nothing, so its memory is not the bench's)."""
     from aiosmtpd.controller import Controller
@@ -118,20 +114,6 @@ def run_sink(port: int, counter: Any) -> None:
             time.sleep(3600)
     finally:
         controller.stop()
-
-
-def processed(owner_id: uuid.UUID) -> VideoProcessedV1:
-    video_id = uuid.uuid4()
-    result = ResultObject(bucket="results", key=f"videos/{video_id}/frames.zip", size_bytes=10_000, sha256="0" * 64)
-    return VideoProcessedV1(
-        video_id=video_id,
-        owner_id=owner_id,
-        frame_count=120,
-        duration_seconds=120,
-        result=result,
-        processing_seconds=30,
-        finished_at=datetime.now(UTC),
-    )
 
 
 async def baseline(port: int, counter: Any, n: int, concurrency: int, users: dict[uuid.UUID, str]) -> float:

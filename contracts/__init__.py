@@ -27,11 +27,15 @@ from contracts.events import (
     VideoProcessingProgressV1,
     VideoProcessingStartedV1,
     VideoUploadedV1,
+    WebhookDeliveryFailedV1,
+    WebhookEndpointDisabledV1,
 )
 from contracts.registry import EVENT_TYPES, UnknownEventType, model_for
+from contracts.version import CONTRACT_VERSION
 
 __all__ = [
     "CONTENT_TYPE",
+    "CONTRACT_VERSION",
     "DATASCHEMA_BASE",
     "EVENT_TYPES",
     "Envelope",
@@ -53,6 +57,8 @@ __all__ = [
     "VideoProcessingProgressV1",
     "VideoProcessingStartedV1",
     "VideoUploadedV1",
+    "WebhookDeliveryFailedV1",
+    "WebhookEndpointDisabledV1",
     "decode",
     "encode",
     "model_for",

@@ -34,6 +34,7 @@ class NotificationKind(StrEnum):
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 MAX_PREVIEWS = 8
+WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 
 
 class _Model(BaseModel):
@@ -167,3 +168,35 @@ class NotificationSentV1(EventData):
 
     def subject(self) -> str:
         return str(self.user_id)
+
+
+class WebhookDeliveryFailedV1(EventData):
+    event_type: ClassVar[str] = "webhook.delivery.failed.v1"
+    summary: ClassVar[str] = "A webhook delivery gave up after its last retry: the event never reached the endpoint."
+
+    endpoint_id: UUID
+    owner_id: UUID
+    delivery_id: UUID
+    event_id: UUID = Field(description="The id of the event that was not delivered (its webhook-id).")
+    delivered_type: NonEmptyStr = Field(description="The type of the event that was not delivered.")
+    attempts: int = Field(ge=1)
+    last_error: Annotated[str, StringConstraints(max_length=2000)]
+    failed_at: AwareDatetime
+
+    def subject(self) -> str:
+        return str(self.endpoint_id)
+
+
+class WebhookEndpointDisabledV1(EventData):
+    event_type: ClassVar[str] = "webhook.endpoint.disabled.v1"
+    summary: ClassVar[str] = "A webhook endpoint failed every delivery for too long and was disabled."
+
+    endpoint_id: UUID
+    owner_id: UUID
+    url: WebhookUrl
+    failing_since: AwareDatetime
+    disabled_at: AwareDatetime
+    reason: Annotated[str, StringConstraints(max_length=2000)]
+
+    def subject(self) -> str:
+        return str(self.endpoint_id)

@@ -27,6 +27,8 @@ from contracts.events import (
     VideoProcessingProgressV1,
     VideoProcessingStartedV1,
     VideoUploadedV1,
+    WebhookDeliveryFailedV1,
+    WebhookEndpointDisabledV1,
 )
 from contracts.registry import model_for
 
@@ -38,6 +40,9 @@ NOTIFICATION_ID = UUID("c4a1e2d3-7b6f-4c5e-9a8d-0f1e2d3c4b5a")
 SIGNUP_REQUEST = "2f7c9e4a-1b3d-4c6e-8a0f-2b4d6e8f0a1c"
 UPLOAD_REQUEST = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
 DELETE_REQUEST = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"
+ENDPOINT_ID = UUID("6b7c8d9e-0f1a-4b2c-8d3e-4f5a6b7c8d9e")
+DELIVERY_ID = UUID("7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f")
+FAILED_DELIVERY_EVENT = "4c9e1a7f-5b6d-4e0f-8a3b-1c4d5e6f7a8b"
 
 
 def _at(hour: int, minute: int, second: int = 0) -> datetime:
@@ -95,6 +100,24 @@ _PAYLOADS: tuple[EventData, ...] = (
         kind=NotificationKind.PROCESSED,
         channel="email",
         sent_at=_at(9, 30, 46),
+    ),
+    WebhookDeliveryFailedV1(
+        endpoint_id=ENDPOINT_ID,
+        owner_id=USER_ID,
+        delivery_id=DELIVERY_ID,
+        event_id=UUID(FAILED_DELIVERY_EVENT),
+        delivered_type="video.processed.v1",
+        attempts=11,
+        last_error="HTTP 503 from https://hooks.example.com/framepipe",
+        failed_at=datetime(2026, 3, 15, 9, 12, tzinfo=UTC),
+    ),
+    WebhookEndpointDisabledV1(
+        endpoint_id=ENDPOINT_ID,
+        owner_id=USER_ID,
+        url="https://hooks.example.com/framepipe",
+        failing_since=_at(9, 30, 45),
+        disabled_at=datetime(2026, 3, 19, 9, 31, tzinfo=UTC),
+        reason="Every delivery failed for 5 days (last: HTTP 503).",
     ),
 )
 _EXAMPLES: dict[type[EventData], EventData] = {type(payload): payload for payload in _PAYLOADS}
@@ -154,6 +177,20 @@ _HOPS: dict[str, _Hop] = {
         UPLOAD_REQUEST,
         "4c9e1a7f-5b6d-4e0f-8a3b-1c4d5e6f7a8b",
         _at(9, 30, 46),
+    ),
+    "webhook.delivery.failed.v1": _Hop(
+        "8d9e0f1a-2b3c-4d4e-8f5a-6b7c8d9e0f1a",
+        "framepipe/webhook_svc",
+        UPLOAD_REQUEST,
+        FAILED_DELIVERY_EVENT,
+        datetime(2026, 3, 15, 9, 12, tzinfo=UTC),
+    ),
+    "webhook.endpoint.disabled.v1": _Hop(
+        "9e0f1a2b-3c4d-4e5f-9a6b-7c8d9e0f1a2b",
+        "framepipe/webhook_svc",
+        UPLOAD_REQUEST,
+        None,
+        datetime(2026, 3, 19, 9, 31, tzinfo=UTC),
     ),
 }
 

@@ -12,6 +12,8 @@ from contracts.events import (
     VideoProcessingProgressV1,
     VideoProcessingStartedV1,
     VideoUploadedV1,
+    WebhookDeliveryFailedV1,
+    WebhookEndpointDisabledV1,
 )
 
 _MODELS: tuple[type[EventData], ...] = (
@@ -23,6 +25,8 @@ _MODELS: tuple[type[EventData], ...] = (
     VideoFailedV1,
     VideoDeletedV1,
     NotificationSentV1,
+    WebhookDeliveryFailedV1,
+    WebhookEndpointDisabledV1,
 )
 
 EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in _MODELS}

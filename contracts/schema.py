@@ -27,6 +27,7 @@ from contracts.topology import (
     QUEUES,
     QueueSpec,
 )
+from contracts.version import CONTRACT_VERSION
 
 JsonDict = dict[str, Any]
 
@@ -43,6 +44,8 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "video.failed.v1": ("processor_svc", "video_svc"),
     "video.deleted.v1": ("video_svc",),
     "notification.sent.v1": ("notify_svc",),
+    "webhook.delivery.failed.v1": ("webhook_svc",),
+    "webhook.endpoint.disabled.v1": ("webhook_svc",),
 }
 
 VERSIONING_RULES = (
@@ -106,8 +109,13 @@ CHANGELOG: tuple[Release, ...] = (
             "notification.sent.v1",
         ),
     ),
+    Release(
+        version="1.4.0",
+        date="2026-12-05",
+        title="Webhooks: a delivery that gave up, and an endpoint disabled after failing for days",
+        types=("webhook.delivery.failed.v1", "webhook.endpoint.disabled.v1"),
+    ),
 )
-CONTRACT_VERSION = CHANGELOG[-1].version
 
 
 def dataschema_uri(event_type: str) -> str:

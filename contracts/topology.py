@@ -97,6 +97,33 @@ NOTIFY_USER_DIRECTORY = QueueSpec(
     description="notify_svc's projection of users (id → e-mail, name).",
 )
 
+# The events a webhook endpoint may subscribe to: the life of its owner's videos (every one carries `owner_id`).
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
+    "video.uploaded.v1",
+    "video.processing.started.v1",
+    "video.processing.progress.v1",
+    "video.processed.v1",
+    "video.failed.v1",
+    "video.deleted.v1",
+)
+WEBHOOK_EVENTS = QueueSpec(
+    name="webhook.events",
+    owner="webhook_svc",
+    binds=WEBHOOK_EVENT_TYPES,
+    max_attempts=8,
+    retry_delays_ms=(1_000, 5_000, 15_000, 60_000),
+    description="Keeps the events webhooks may subscribe to and queues one delivery per subscribed endpoint "
+    "(the HTTP deliveries themselves are retried by webhook_svc, docs/decisions/0010).",
+)
+NOTIFY_WEBHOOK_ALERTS = QueueSpec(
+    name="notify.webhook-alerts",
+    owner="notify_svc",
+    binds=("webhook.endpoint.disabled.v1",),
+    max_attempts=8,
+    retry_delays_ms=(1_000, 5_000, 15_000, 60_000),
+    description="E-mails the owner of a webhook endpoint that was disabled after failing for days.",
+)
+
 QUEUES: dict[str, QueueSpec] = {
     spec.name: spec
     for spec in (
@@ -106,5 +133,7 @@ QUEUES: dict[str, QueueSpec] = {
         VIDEO_DELETED_OBJECTS,
         NOTIFY_VIDEO_OUTCOMES,
         NOTIFY_USER_DIRECTORY,
+        WEBHOOK_EVENTS,
+        NOTIFY_WEBHOOK_ALERTS,
     )
 }

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import asyncpg
@@ -11,6 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from notify_svc import service
+from servicekit import cursors
+from servicekit.cursors import InvalidCursor
 from servicekit.http import Problem, validate
 from servicekit.runtime import POOL
 from servicekit.tokens import authenticated_user
@@ -25,22 +25,12 @@ class ListQuery(BaseModel):
     cursor: str | None = Field(default=None, max_length=64)
 
 
-class InvalidCursor(Exception):
-    """The cursor was not one this service handed out."""
-
-
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
+    return cursors.encode_cursor(_CURSOR_PREFIX, seq)
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, ValueError):
-        raise InvalidCursor from None
-    if not raw.startswith(_CURSOR_PREFIX) or not raw[len(_CURSOR_PREFIX) :].isdigit():
-        raise InvalidCursor
-    return int(raw[len(_CURSOR_PREFIX) :])
+    return cursors.decode_cursor(_CURSOR_PREFIX, cursor)
 
 
 async def list_notifications(request: web.Request) -> web.Response:

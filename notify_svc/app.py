@@ -8,9 +8,9 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from contracts.topology import NOTIFY_USER_DIRECTORY, NOTIFY_VIDEO_OUTCOMES, QueueSpec
+from contracts.topology import NOTIFY_USER_DIRECTORY, NOTIFY_VIDEO_OUTCOMES, NOTIFY_WEBHOOK_ALERTS, QueueSpec
 from notify_svc import api
-from notify_svc.consumers import directory_handlers, outcome_handlers
+from notify_svc.consumers import alert_handlers, directory_handlers, outcome_handlers
 from notify_svc.emails import Sender, Templates
 from notify_svc.mailer import Mailer, SmtpConfig
 from notify_svc.openapi import SPEC
@@ -33,9 +33,10 @@ def create_app(
     *,
     outcome_queue: QueueSpec = NOTIFY_VIDEO_OUTCOMES,
     directory_queue: QueueSpec = NOTIFY_USER_DIRECTORY,
+    alert_queue: QueueSpec = NOTIFY_WEBHOOK_ALERTS,
 ) -> web.Application:
-    """`outcome_queue` / `directory_queue` default to the contract's queues; another spec (declared by the
-    caller) lets a test run the same service with short retry delays."""
+    """The queues default to the contract's; other specs (declared by the caller) let a test run the same service
+    with short retry delays."""
     app = base_app(SERVICE, openapi_spec=SPEC)
     app[TOKEN_VERIFIER] = TokenVerifier(
         load_public_keys(settings.jwt_public_keys_dir), issuer=settings.jwt_issuer, audience=settings.jwt_audience
@@ -44,7 +45,7 @@ def create_app(
     app.cleanup_ctx.append(_log_pool(settings))
     app.cleanup_ctx.append(broker(settings, SERVICE, required=False))  # GET /notifications needs the database only
     app.cleanup_ctx.append(outbox_relay(settings, SERVICE))
-    app.cleanup_ctx.append(_consumers(settings, outcome_queue, directory_queue))
+    app.cleanup_ctx.append(_consumers(settings, outcome_queue, directory_queue, alert_queue))
     api.add_routes(app)
     return app
 
@@ -61,7 +62,9 @@ def _log_pool(settings: Settings) -> CleanupCtx:
     return ctx
 
 
-def _consumers(settings: Settings, outcome_queue: QueueSpec, directory_queue: QueueSpec) -> CleanupCtx:
+def _consumers(
+    settings: Settings, outcome_queue: QueueSpec, directory_queue: QueueSpec, alert_queue: QueueSpec
+) -> CleanupCtx:
     templates = Templates(settings.mail_language)
     sender = Sender.parse(settings.mail_from)
     mailer = Mailer(
@@ -82,6 +85,7 @@ def _consumers(settings: Settings, outcome_queue: QueueSpec, directory_queue: Qu
         bindings: list[tuple[QueueSpec, Mapping[str, Handler] | Batched]] = [
             (directory_queue, directory_handlers()),
             (outcome_queue, outcome_handlers(outcome_queue, notifier)),
+            (alert_queue, alert_handlers(notifier)),
         ]
         async for _ in consumers(SERVICE, bindings, prefetch=settings.db_pool_max)(app):
             yield

@@ -17,6 +17,7 @@ from contracts.events import (
     UserRegisteredV1,
     VideoFailedV1,
     VideoProcessedV1,
+    WebhookEndpointDisabledV1,
 )
 from contracts.topology import QueueSpec
 from notify_svc import service
@@ -76,3 +77,19 @@ def outcome_handlers(spec: QueueSpec, notifier: Notifier) -> Batched:
         return answers
 
     return Batched({VideoProcessedV1.event_type: on_outcomes, VideoFailedV1.event_type: on_outcomes})
+
+
+def alert_handlers(notifier: Notifier) -> dict[str, Handler]:
+    async def on_endpoint_disabled(event: WebhookEndpointDisabledV1, ctx: MessageContext) -> None:
+        structlog.contextvars.bind_contextvars(user_id=str(event.owner_id))
+        try:
+            await service.alert_endpoint_disabled(ctx.db, notifier, ctx.envelope.id, event)
+        except NotificationRejected as exc:
+            EMAILS.labels("webhook_disabled", "failed").inc()
+            raise PermanentError(str(exc)) from None
+        except Exception:
+            EMAILS.labels("webhook_disabled", "retry").inc()
+            raise
+        EMAILS.labels("webhook_disabled", "sent").inc()
+
+    return {WebhookEndpointDisabledV1.event_type: on_endpoint_disabled}

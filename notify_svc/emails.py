@@ -21,6 +21,7 @@ import json
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from email.header import Header
 from email.headerregistry import Address
 from email.utils import format_datetime, formataddr, parseaddr
@@ -32,6 +33,7 @@ from contracts.events import FailureCode, NotificationKind
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LANGUAGES = ("en", "pt")
+WEBHOOK_DISABLED = "webhook_disabled"
 
 
 class InvalidAddress(ValueError):
@@ -82,6 +84,10 @@ class Templates:
             for part in ("subject", "txt", "html")
         }
         self._strings: dict[str, Any] = json.loads((directory / f"strings.{language}.json").read_text("utf-8"))
+        self._alert = {
+            part: Template((directory / f"{WEBHOOK_DISABLED}.{language}.{part}").read_text(encoding="utf-8"))
+            for part in ("subject", "txt", "html")
+        }
 
     def processed(
         self, *, name: str | None, video_id: uuid.UUID, filename: str | None, frame_count: int, link: str
@@ -102,6 +108,19 @@ class Templates:
             next_step=failure["next_step"],
         )
 
+    def webhook_disabled(
+        self, *, name: str | None, url: str, endpoint_id: uuid.UUID, reason: str, failing_since: datetime
+    ) -> Letter:
+        values = {
+            "greeting": self._greeting(name),
+            "url": one_line(url, 300),
+            "endpoint_id": str(endpoint_id),
+            "reason": one_line(reason, 500),
+            "failing_since": failing_since.strftime("%Y-%m-%d %H:%M UTC"),
+            "failing_since_iso": failing_since.isoformat(),
+        }
+        return _letter(self._alert, values)
+
     def _render(
         self,
         kind: NotificationKind,
@@ -112,12 +131,7 @@ class Templates:
         **extra: str,
     ) -> Letter:
         values = {"greeting": self._greeting(name), "video": self._video(video_id, filename), "link": link, **extra}
-        escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
-        return Letter(
-            subject=one_line(self._parts[kind, "subject"].substitute(values), 250),
-            text=self._parts[kind, "txt"].substitute(values),
-            html=self._parts[kind, "html"].substitute(escaped),
-        )
+        return _letter({part: self._parts[kind, part] for part in ("subject", "txt", "html")}, values)
 
     def _greeting(self, name: str | None) -> str:
         clean = one_line(name or "", 100)
@@ -130,6 +144,16 @@ class Templates:
         if clean:
             return clean
         return Template(self._strings["unnamed_video"]).substitute(short_id=str(video_id)[:8])
+
+
+def _letter(parts: dict[str, Template], values: dict[str, str]) -> Letter:
+    """The three parts filled in; user-controlled values are HTML-escaped for the HTML part only."""
+    escaped = {key: html.escape(value, quote=True) for key, value in values.items()}
+    return Letter(
+        subject=one_line(parts["subject"].substitute(values), 250),
+        text=parts["txt"].substitute(values),
+        html=parts["html"].substitute(escaped),
+    )
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from contracts.events import (
     UserRegisteredV1,
     VideoFailedV1,
     VideoProcessedV1,
+    WebhookEndpointDisabledV1,
 )
 from notify_svc import store
 from notify_svc.emails import InvalidAddress, Letter, Sender, Templates, build_message, mailbox, message_id_for
@@ -166,15 +167,7 @@ async def _send(
     notifier: Notifier, row: store.NewNotification, letter: Letter, recipient: store.Recipient, last_attempt: bool
 ) -> None:
     try:
-        message = build_message(
-            letter,
-            sender=notifier.sender,
-            recipient=recipient.email,
-            recipient_name=recipient.name,
-            message_id=row.message_id,
-            date=datetime.now(UTC),
-        )
-        await notifier.mailer.send(message, sender=notifier.sender.address, recipient=recipient.email)
+        await _mail(notifier, letter, recipient, row.message_id)
     except (DeliveryRejected, InvalidAddress) as exc:
         await _record_unsent(notifier, row, "failed", str(exc))
         raise NotificationRejected(str(exc)) from None
@@ -192,6 +185,41 @@ async def _record_unsent(notifier: Notifier, row: store.NewNotification, status:
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         log.warning("notification_status_not_recorded", status=status, error=f"{type(exc).__name__}: {exc}")
     log.warning("notification_not_sent", status=status, error=error[:300])
+
+
+async def alert_endpoint_disabled(
+    conn: asyncpg.Connection, notifier: Notifier, event_id: uuid.UUID, event: WebhookEndpointDisabledV1
+) -> None:
+    """E-mail the owner that their webhook endpoint was disabled: once per event (its id is the Message-ID, and
+    the consumer's inbox row commits with this handler)."""
+    recipient = await store.recipient(conn, event.owner_id)
+    if recipient is None:
+        raise RecipientUnknown(f"no registration event for user {event.owner_id} yet")
+    letter = notifier.templates.webhook_disabled(
+        name=recipient.name,
+        url=event.url,
+        endpoint_id=event.endpoint_id,
+        reason=event.reason,
+        failing_since=event.failing_since,
+    )
+    try:
+        await _mail(notifier, letter, recipient, message_id_for(event_id))
+    except (DeliveryRejected, InvalidAddress) as exc:
+        raise NotificationRejected(str(exc)) from None
+    log.info("webhook_alert_sent", endpoint_id=str(event.endpoint_id))
+
+
+async def _mail(notifier: Notifier, letter: Letter, recipient: store.Recipient, message_id: str) -> None:
+    """Build the message for exactly this recipient and hand it to the SMTP server."""
+    message = build_message(
+        letter,
+        sender=notifier.sender,
+        recipient=recipient.email,
+        recipient_name=recipient.name,
+        message_id=message_id,
+        date=datetime.now(UTC),
+    )
+    await notifier.mailer.send(message, sender=notifier.sender.address, recipient=recipient.email)
 
 
 @dataclass(frozen=True)

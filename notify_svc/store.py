@@ -42,6 +42,11 @@ async def upsert_recipient(
     )
 
 
+async def recipient(conn: asyncpg.Connection, user_id: uuid.UUID) -> Recipient | None:
+    row = await conn.fetchrow("SELECT email, name FROM recipients WHERE user_id = $1", user_id)
+    return Recipient(user_id, row["email"], row["name"]) if row else None
+
+
 @dataclass(frozen=True)
 class OutcomeContext:
     status: str | None

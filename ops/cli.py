@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, TypeAlias
 
-from ops import client, dev_command, dlq, events, replay, schemas
+from ops import client, completion, dev_command, dlq, events, replay, schemas
+from ops.version import version_text
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -27,11 +28,13 @@ COMMANDS: list[CommandModule] = [
     events,
     replay,
     dlq,
+    completion,
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="framepipe", description="framepipe operator and developer tooling.")
+    parser.add_argument("--version", action="version", version=version_text())
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in COMMANDS:
         module.register(subparsers)

@@ -1,5 +1,6 @@
-"""`framepipe client`: register, log in, upload videos, follow them, download their frames — through the HTTP API
-only, as any user would. Messages are for people; exit codes are for scripts (listed in `--help`)."""
+"""`framepipe client`: register, log in, upload videos, follow them, download their frames, manage webhooks —
+through the HTTP API only, as any user would. Messages are for people, `--json` documents and exit codes for
+scripts (listed in `--help`)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,25 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from ops import client_commands as commands
-from ops.client_api import EXIT_CODES_HELP, EXIT_OTHER, Api, ApiError, BaseUrls, load_token, token_path
+from ops import client_webhooks
+from ops.client_api import (
+    EXIT_CODES_HELP,
+    EXIT_OTHER,
+    Api,
+    ApiError,
+    BaseUrls,
+    explicit_urls,
+    load_session,
+    token_path,
+)
 from ops.client_messages import explain
+from ops.client_output import Output
+from ops.version import version_text
 
 if TYPE_CHECKING:
     from ops.cli import Subparsers
@@ -26,16 +39,17 @@ Command = Callable[[argparse.Namespace, Api], Awaitable[int]]
 def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "client",
-        help="use framepipe as a user: upload videos, follow them, download frames",
+        help="use framepipe as a user: upload videos, follow them, download frames, manage webhooks",
         description="Talk to a running framepipe (e.g. `make run`) through its HTTP API.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     common = _common_options()
 
-    def add(name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(
+    def add(actions: Any, name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = actions.add_parser(
             name, help=help_text, description=help_text, parents=[common], epilog=EXIT_CODES_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )  # fmt: skip
@@ -44,46 +58,71 @@ def register(subparsers: Subparsers) -> None:
 
     for name, help_text, command in (("register", "create an account", commands.register),
                                      ("login", "log in and keep the token (mode 600)", commands.login)):  # fmt: skip
-        p = add(name, command, help_text)
+        p = add(sub, name, command, help_text)
         p.add_argument("--email", required=True)
-        p.add_argument("--password", help="prompted for when omitted")
-    p = add("upload", commands.upload, "upload one or more videos, with a progress bar per file")
+        secret = p.add_mutually_exclusive_group()
+        secret.add_argument("--password", help="prompted for when omitted")
+        secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p = add(sub, "upload", commands.upload, "upload one or more videos, with a progress bar per file")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--interval", type=float, metavar="S", help="seconds between frames (server default 1)")
     p.add_argument("--format", choices=("png", "jpg"), dest="image_format", help="frame format (server default png)")
-    p = add("list", commands.list_videos, "list your videos: id, status, progress, file name")
+    p.add_argument("--idempotency-key", metavar="KEY",
+                   help="run the command again with the same KEY and the upload is not repeated")  # fmt: skip
+    p = add(sub, "list", commands.list_videos, "list your videos: id, status, progress, file name")
     p.add_argument("--status", choices=("uploaded", "processing", "done", "failed"))
-    p = add("status", commands.status, "show one video; --watch follows it until done or failed")
+    p = add(sub, "status", commands.status, "show one video; --watch follows it until done or failed")
     p.add_argument("video_id", metavar="ID")
     p.add_argument("--watch", action="store_true", help="a progress bar until the video is done or failed")
     p.add_argument("--poll", type=float, default=0.5, metavar="S", help=argparse.SUPPRESS)
-    p = add("download", commands.download, "download a video's ZIP of frames, with a progress bar")
+    p = add(sub, "download", commands.download, "download a video's ZIP of frames, with a progress bar")
     p.add_argument("video_id", metavar="ID")
     p.add_argument("-o", "--output", metavar="PATH", help="file or directory (default: the current directory)")
-    p = add("delete", commands.delete, "delete a video, its upload and its frames")
+    p = add(sub, "delete", commands.delete, "delete a video, its upload and its frames")
     p.add_argument("video_id", metavar="ID")
-    add("notifications", commands.notifications, "list the e-mails sent to you")
+    add(sub, "notifications", commands.notifications, "list the e-mails sent to you")
+    client_webhooks.register(sub, add)
 
 
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("server")
+    output = common.add_argument_group("output")
+    output.add_argument("--json", action="store_true", help="print one JSON document on stdout (errors too)")
+    group = common.add_argument_group("server (remembered at login)")
     group.add_argument("--url", help="one origin for every service (reverse proxy); env FRAMEPIPE_URL")
     group.add_argument("--auth-url", help="auth_svc (env FRAMEPIPE_AUTH_URL, default http://127.0.0.1:8081)")
     group.add_argument("--video-url", help="video_svc (env FRAMEPIPE_VIDEO_URL, default http://127.0.0.1:8082)")
     group.add_argument("--notify-url", help="notify_svc (env FRAMEPIPE_NOTIFY_URL, default http://127.0.0.1:8083)")
+    group.add_argument("--webhook-url", help="webhook_svc (env FRAMEPIPE_WEBHOOK_URL, default http://127.0.0.1:8089)")
+    retry = common.add_argument_group("retries")
+    retry.add_argument("--retries", type=int, default=3, metavar="N",
+                       help="send again after 429/503, waiting as the server asks (default 3)")  # fmt: skip
+    retry.add_argument("--max-wait", type=float, default=60.0, metavar="S",
+                       help="give up instead of waiting longer than this for a retry (default 60)")  # fmt: skip
     return common
 
 
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
-    urls = BaseUrls.from_options(args.url, args.auth_url, args.video_url, args.notify_url, env)
+    args.out = Output(args.json)
     args.token_file = token_path(env)
-    token = env.get("FRAMEPIPE_TOKEN") or load_token(args.token_file)
-    if getattr(args, "password", "") is None:
-        args.password = _ask_password(args.command is commands.register)
+    session = load_session(args.token_file)
+    per_service = {
+        "auth": args.auth_url,
+        "video": args.video_url,
+        "notify": args.notify_url,
+        "webhook": args.webhook_url,
+    }
+    remembered = session.get("server") if isinstance(session.get("server"), dict) else None
+    urls = BaseUrls.from_options(
+        args.url, args.auth_url, args.video_url, args.notify_url, env, webhook=args.webhook_url, remembered=remembered
+    )
+    args.explicit_urls = explicit_urls(args.url, per_service, env)
+    token = env.get("FRAMEPIPE_TOKEN") or session.get("access_token")
+    if hasattr(args, "password"):
+        args.password = _password(args)
     try:
-        return asyncio.run(_call(args, urls, token))
+        return asyncio.run(_call(args, urls, token if isinstance(token, str) else None))
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -92,20 +131,33 @@ def run(args: argparse.Namespace) -> int:
 async def _call(args: argparse.Namespace, urls: BaseUrls, token: str | None) -> int:
     timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_read=300)
     async with aiohttp.ClientSession(timeout=timeout) as session:
+        api = Api(session, urls, token, retries=max(args.retries, 0), max_wait=args.max_wait, on_retry=_retrying)
         try:
-            code: int = await args.command(args, Api(session, urls, token))
+            code: int = await args.command(args, api)
             return code
         except ApiError as error:
-            print(f"error: {explain(error, args)}", file=sys.stderr)
+            args.out.failure(explain(error, args), error, error.exit_code)
             return error.exit_code
         except OSError as error:
-            print(f"error: {error}", file=sys.stderr)
+            args.out.failure(str(error), None, EXIT_OTHER)
             return EXIT_OTHER
 
 
-def _ask_password(confirm: bool) -> str:
+def _retrying(error: ApiError, wait: float, attempt: int) -> None:
+    print(f"note: the server answered {error.status} ({error.code}); retry {attempt} in {wait:g} s", file=sys.stderr)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            print("error: --password-stdin: no password on standard input", file=sys.stderr)
+            raise SystemExit(EXIT_OTHER)
+        return password
+    if args.password is not None:
+        return str(args.password)
     password = getpass.getpass("Password: ")
-    if confirm and getpass.getpass("Repeat password: ") != password:
+    if args.command is commands.register and getpass.getpass("Repeat password: ") != password:
         print("error: the passwords do not match", file=sys.stderr)
         raise SystemExit(EXIT_OTHER)
     return password

@@ -7,9 +7,11 @@ import asyncio
 import json
 import mimetypes
 import os
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,14 @@ exit codes:
   8  server error or service unreachable (5xx, connection refused, timeout)
   9  the video failed processing (status --watch)
 """
+
+DEFAULT_URLS = {
+    "auth": "http://127.0.0.1:8081",
+    "video": "http://127.0.0.1:8082",
+    "notify": "http://127.0.0.1:8083",
+    "webhook": "http://127.0.0.1:8089",
+}
+RETRY_STATUSES = (429, 503)
 
 _EXIT_BY_STATUS = {401: EXIT_AUTH, 403: EXIT_AUTH, 404: EXIT_NOT_FOUND, 409: EXIT_CONFLICT, 429: EXIT_THROTTLED}
 
@@ -79,20 +89,49 @@ class BaseUrls:
     auth: str
     video: str
     notify: str
+    webhook: str = DEFAULT_URLS["webhook"]
 
     @classmethod
     def from_options(
-        cls, origin: str | None, auth: str | None, video: str | None, notify: str | None, env: dict[str, str]
+        cls,
+        origin: str | None,
+        auth: str | None,
+        video: str | None,
+        notify: str | None,
+        env: dict[str, str],
+        *,
+        webhook: str | None = None,
+        remembered: dict[str, str] | None = None,
     ) -> BaseUrls:
-        """`--url` (one origin behind a reverse proxy) wins; then each `--*-url`, FRAMEPIPE_*_URL, localhost."""
-        origin = origin or env.get("FRAMEPIPE_URL")
+        """`--url` (one origin behind a reverse proxy) wins; then each `--*-url`, FRAMEPIPE_URL, FRAMEPIPE_*_URL,
+        the URLs remembered at the last login, and the local defaults."""
+        saved = remembered or {}
+        flags = {"auth": auth, "video": video, "notify": notify, "webhook": webhook}
+        origin = origin or (None if any(flags.values()) else env.get("FRAMEPIPE_URL"))
         if origin:
-            return cls(origin.rstrip("/"), origin.rstrip("/"), origin.rstrip("/"))
-        return cls(
-            (auth or env.get("FRAMEPIPE_AUTH_URL") or "http://127.0.0.1:8081").rstrip("/"),
-            (video or env.get("FRAMEPIPE_VIDEO_URL") or "http://127.0.0.1:8082").rstrip("/"),
-            (notify or env.get("FRAMEPIPE_NOTIFY_URL") or "http://127.0.0.1:8083").rstrip("/"),
-        )
+            return cls(*[origin.rstrip("/")] * 4)
+        if (
+            not any(flags.values())
+            and not any(env.get(f"FRAMEPIPE_{n.upper()}_URL") for n in flags)
+            and saved.get("url")
+        ):
+            return cls(*[saved["url"].rstrip("/")] * 4)
+        resolved = {
+            name: (flag or env.get(f"FRAMEPIPE_{name.upper()}_URL") or saved.get(name) or DEFAULT_URLS[name]).rstrip(
+                "/"
+            )
+            for name, flag in flags.items()
+        }
+        return cls(**resolved)
+
+
+def explicit_urls(origin: str | None, per_service: dict[str, str | None], env: dict[str, str]) -> dict[str, str]:
+    """The server URLs the user gave (flags or environment), to remember at login: never the defaults."""
+    origin = origin or env.get("FRAMEPIPE_URL")
+    if origin:
+        return {"url": origin.rstrip("/")}
+    given = {name: flag or env.get(f"FRAMEPIPE_{name.upper()}_URL") for name, flag in per_service.items()}
+    return {name: value.rstrip("/") for name, value in given.items() if value}
 
 
 def token_path(env: dict[str, str]) -> Path:
@@ -109,13 +148,31 @@ def save_token(path: Path, record: dict[str, Any]) -> None:
         json.dump(record, handle)
 
 
-def load_token(path: Path) -> str | None:
+def load_session(path: Path) -> dict[str, Any]:
+    """The record saved at login (token, e-mail, server URLs), or {} when there is none."""
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None
-    token = record.get("access_token") if isinstance(record, dict) else None
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def load_token(path: Path) -> str | None:
+    token = load_session(path).get("access_token")
     return token if isinstance(token, str) else None
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds to wait: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 async def problem_from(response: aiohttp.ClientResponse) -> ApiError:
@@ -152,11 +209,32 @@ def content_type_of(path: Path) -> str:
     return guessed or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+RetryNotice = Callable[[ApiError, float, int], None]
+
+
 class Api:
-    def __init__(self, session: aiohttp.ClientSession, urls: BaseUrls, token: str | None) -> None:
+    """`retries`: how many times a request answered 429 or 503 is sent again, after the Retry-After the server
+    asked for (or 1, 2, 4… s), as long as that wait is at most `max_wait` seconds. A repeated POST carries the
+    same Idempotency-Key as the first, so the server applies it once."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        urls: BaseUrls,
+        token: str | None,
+        *,
+        retries: int = 3,
+        max_wait: float = 60.0,
+        on_retry: RetryNotice | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._http = session
         self.urls = urls
         self._token = token
+        self._retries = retries
+        self._max_wait = max_wait
+        self._on_retry = on_retry
+        self._sleep = sleep
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -167,8 +245,32 @@ class Api:
             raise ApiError(401, "not_logged_in", "not logged in")
         return {"Authorization": f"Bearer {self._token}"}
 
-    async def _json(self, method: str, url: str, *, auth: bool = True, **kwargs: Any) -> Any:
+    async def _json(
+        self, method: str, url: str, *, auth: bool = True, data_factory: Callable[[], Any] | None = None, **kwargs: Any
+    ) -> Any:
         headers = {**(self._auth() if auth else {}), **kwargs.pop("headers", {})}
+        for attempt in range(self._retries + 1):
+            if data_factory is not None:
+                kwargs["data"] = data_factory()  # a streamed body is read once: a retry needs a fresh one
+            try:
+                return await self._send(method, url, headers, kwargs)
+            except ApiError as error:
+                wait = self._retry_wait(error, attempt)
+                if wait is None:
+                    raise
+                if self._on_retry is not None:
+                    self._on_retry(error, wait, attempt + 1)
+                await self._sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _retry_wait(self, error: ApiError, attempt: int) -> float | None:
+        if error.status not in RETRY_STATUSES or attempt >= self._retries:
+            return None
+        wait = retry_after_seconds(error.retry_after)
+        wait = float(2**attempt) if wait is None else wait
+        return wait if wait <= self._max_wait else None
+
+    async def _send(self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]) -> Any:
         try:
             async with self._http.request(method, url, headers=headers, **kwargs) as response:
                 if response.status >= 400:
@@ -189,17 +291,27 @@ class Api:
         result: dict[str, Any] = await self._json("POST", f"{self.urls.auth}/login", auth=False, json=body)
         return result
 
-    async def upload(self, path: Path, interval: float | None, image_format: str | None, progress: Progress) -> Any:
-        with aiohttp.MultipartWriter("form-data") as form:
+    async def upload(
+        self,
+        path: Path,
+        interval: float | None,
+        image_format: str | None,
+        progress: Progress,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        def form() -> aiohttp.MultipartWriter:
+            writer = aiohttp.MultipartWriter("form-data")
             # Options first: the server reads the parts in order while it streams the file to storage.
             for name, value in (("interval_seconds", interval), ("image_format", image_format)):
                 if value is not None:
-                    form.append(str(value)).set_content_disposition("form-data", name=name)
+                    writer.append(str(value)).set_content_disposition("form-data", name=name)
             payload = AsyncIterablePayload(file_chunks(path, progress), content_type=content_type_of(path))
             payload.set_content_disposition("form-data", name="file", filename=path.name)
-            form.append_payload(payload)
-            headers = {"Idempotency-Key": str(uuid.uuid4())}
-            return await self._json("POST", f"{self.urls.video}/video", data=form, headers=headers)
+            writer.append_payload(payload)
+            return writer
+
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        return await self._json("POST", f"{self.urls.video}/video", data_factory=form, headers=headers)
 
     async def videos(self, status: str | None = None) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -230,6 +342,17 @@ class Api:
         body = await self._json("GET", f"{self.urls.notify}/notifications")
         items = body.get("items", []) if isinstance(body, dict) else body
         return list(items)
+
+    async def webhooks(self) -> list[dict[str, Any]]:
+        body = await self._json("GET", f"{self.urls.webhook}/webhooks")
+        return list(body.get("items", []))
+
+    async def webhook(self, method: str, path: str = "", body: dict[str, Any] | None = None, **params: str) -> Any:
+        """One call on /webhooks[/...]: the JSON answer (None for 204)."""
+        kwargs: dict[str, Any] = {"params": params} if params else {}
+        if body is not None:
+            kwargs["json"] = body
+        return await self._json(method, f"{self.urls.webhook}/webhooks{path}", **kwargs)
 
     async def fetch(self, url: str, target: Path, started: Callable[[int | None, str | None], Progress]) -> Path:
         """Stream a presigned URL (no Authorization: the signature is the credential) into `target`.

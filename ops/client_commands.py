@@ -1,4 +1,5 @@
-"""The client's commands: each takes the parsed arguments and the API, prints for a person, returns an exit code."""
+"""The client's commands: each takes the parsed arguments and the API, answers through `args.out` (lines for a
+person, or one JSON document with --json), and returns an exit code."""
 
 from __future__ import annotations
 
@@ -19,15 +20,21 @@ from ops.client_api import (
     save_token,
 )
 from ops.client_messages import explain
+from ops.client_output import Output, error_document
 from ops.client_progress import ProgressBar, human_bytes
 
 TERMINAL = ("done", "failed")
 
 
+def _out(args: argparse.Namespace) -> Output:
+    out: Output = args.out
+    return out
+
+
 async def register(args: argparse.Namespace, api: Api) -> int:
     user = await api.register(args.email, args.password)
-    print(f"registered {user.get('email', args.email)} (user id {user.get('id')})")
-    print(f"next: framepipe client login --email {args.email}")
+    _out(args).result(user, [f"registered {user.get('email', args.email)} (user id {user.get('id')})"])
+    _out(args).note(f"next: framepipe client login --email {args.email}")
     return EXIT_OK
 
 
@@ -38,43 +45,60 @@ async def login(args: argparse.Namespace, api: Api) -> int:
         "access_token": answer["access_token"],
         "email": args.email,
         "auth_url": api.urls.auth,
+        "server": args.explicit_urls,
         "expires_at": int(time.time()) + expires_in,
     }
     save_token(args.token_file, record)
-    print(f"logged in as {args.email}; token saved to {args.token_file} (valid {expires_in // 60} min)")
+    document = {"email": args.email, "token_file": str(args.token_file), "expires_in": expires_in, **args.explicit_urls}
+    line = f"logged in as {args.email}; token saved to {args.token_file} (valid {expires_in // 60} min)"
+    _out(args).result(document, [line])
     return EXIT_OK
 
 
 async def upload(args: argparse.Namespace, api: Api) -> int:
     worst = EXIT_OK
-    for name in args.files:
+    results: list[dict[str, Any]] = []
+    for index, name in enumerate(args.files):
         path = Path(name)
         if not await asyncio.to_thread(path.is_file):
             print(f"error: {name}: no such file", file=sys.stderr)
+            results.append({"file": name, "error": error_document("no such file", None, EXIT_OTHER)})
             worst = max(worst, EXIT_OTHER)
             continue
         bar = ProgressBar(_label(path.name), (await asyncio.to_thread(path.stat)).st_size)
+        key = _idempotency_key(args.idempotency_key, index, len(args.files))
         try:
-            answer = await api.upload(path, args.interval, args.image_format, bar.update)
+            answer = await api.upload(path, args.interval, args.image_format, bar.update, key)
         except ApiError as error:
             bar.close("rejected")
-            print(f"error: {path.name}: {explain(error, args)}", file=sys.stderr)
+            message = explain(error, args)
+            print(f"error: {path.name}: {message}", file=sys.stderr)
+            results.append({"file": name, "error": error_document(message, error, error.exit_code)})
             worst = max(worst, error.exit_code)
             continue
         video = answer["items"][0]
         bar.close(f"accepted as {video['id']}")
-        print(f"{video['id']}  {video['status']:<10}  {path.name}")
+        results.append({"file": name, **video})
+        if not args.out.as_json:
+            print(f"{video['id']}  {video['status']:<10}  {path.name}")
+    _out(args).result({"items": results})
     if worst == EXIT_OK:
-        print("follow them with: framepipe client list   (or: framepipe client status ID --watch)")
+        _out(args).note("follow them with: framepipe client list   (or: framepipe client status ID --watch)")
     return worst
+
+
+def _idempotency_key(given: str | None, index: int, count: int) -> str | None:
+    """--idempotency-key names one upload; with several files each gets the key and its position."""
+    if given is None:
+        return None
+    return given if count == 1 else f"{given}-{index + 1}"
 
 
 async def list_videos(args: argparse.Namespace, api: Api) -> int:
     videos = await api.videos(args.status)
+    _out(args).result({"items": videos}, [_line(video) for video in videos])
     if not videos:
-        print("no videos yet: framepipe client upload FILE")
-    for video in videos:
-        print(_line(video))
+        _out(args).note("no videos yet: framepipe client upload FILE")
     return EXIT_OK
 
 
@@ -82,7 +106,7 @@ async def status(args: argparse.Namespace, api: Api) -> int:
     video = await api.video(args.video_id)
     if args.watch and video["status"] not in TERMINAL:
         video = await _watch(args, api, video)
-    print(_details(video))
+    _out(args).result(video, [_details(video)])
     return EXIT_VIDEO_FAILED if args.watch and video["status"] == "failed" else EXIT_OK
 
 
@@ -109,24 +133,27 @@ async def download(args: argparse.Namespace, api: Api) -> int:
     saved = await api.fetch(link["url"], target, started)
     if bars:
         bars[0].close()
-    print(f"saved {saved} ({human_bytes(saved.stat().st_size)})")
+    size = saved.stat().st_size
+    _out(args).result({"path": str(saved), "size_bytes": size}, [f"saved {saved} ({human_bytes(size)})"])
     return EXIT_OK
 
 
 async def delete(args: argparse.Namespace, api: Api) -> int:
     await api.delete(args.video_id)
-    print(f"deleted {args.video_id}")
+    _out(args).result({"id": args.video_id, "deleted": True}, [f"deleted {args.video_id}"])
     return EXIT_OK
 
 
 async def notifications(args: argparse.Namespace, api: Api) -> int:
     items = await api.notifications()
+    lines = [
+        f"{item.get('sent_at') or item.get('created_at') or '':<32}  {item.get('kind', ''):<9}  "
+        f"{item.get('status', ''):<7}  {item.get('video_id')}  {item.get('subject', '')}"
+        for item in items
+    ]
+    _out(args).result({"items": items}, lines)
     if not items:
-        print("no notifications yet")
-    for item in items:
-        when = item.get("sent_at") or item.get("created_at") or ""
-        print(f"{when:<32}  {item.get('kind', ''):<9}  {item.get('status', ''):<7}  {item.get('video_id')}  "
-              f"{item.get('subject', '')}")  # fmt: skip
+        _out(args).note("no notifications yet")
     return EXIT_OK
 
 

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 DESCRIPTION = """\
 Run the whole system on this machine: a local S3-compatible server (bucket created), a local SMTP sink
 (messages saved under var/mail/), JWT keys (var/keys/, made on first run), the database, and auth_svc, video_svc,
-notify_svc and processor_svc as child processes. Settings come from the environment, then .env, then defaults;
-set S3_ENDPOINT_URL or a non-local SMTP_HOST to use real servers instead of the local ones. Ctrl-C stops everything.
+notify_svc, webhook_svc and processor_svc as child processes. Settings come from the environment, then .env, then
+defaults; set S3_ENDPOINT_URL or a non-local SMTP_HOST to use real servers instead of the local ones. Ctrl-C stops
+everything.
 """
 
 
@@ -37,7 +38,7 @@ def register(subparsers: Subparsers) -> None:
         type=int,
         default=None,
         metavar="PORT",
-        help="the gateway listens on PORT, auth on PORT+1, video +2, notify +3, processors +4… "
+        help="the gateway listens on PORT, auth on PORT+1, video +2, notify +3, webhook +9, processors +4… "
         f"(default: $FRAMEPIPE_PORTS_BASE or {DEFAULT_PORTS_BASE})",
     )
     parser.add_argument("--ready-timeout", type=float, default=120.0, metavar="S", help="seconds to wait for /readyz")
@@ -126,6 +127,7 @@ def banner(stack: DevStack) -> str:
         f"  auth         {stack.url('auth')}",
         *(f"  {name:<12} {stack.url(name)}" for name in stack.video_replicas),
         f"  notify       {stack.url('notify')}",
+        f"  webhook      {stack.url('webhook')}",
         *(f"  {p.name:<12} {stack.url(p.name)}/metrics" for p in stack.processors),
         f"  S3           {stack.settings.get('S3_ENDPOINT_URL') or 'AWS'} (bucket {stack.settings['S3_BUCKET']})",
         f"  mail         {mail}",

@@ -17,15 +17,16 @@ DEFAULT_PORTS_BASE = 8080
 LOCAL_HOSTS = frozenset({"", "127.0.0.1", "localhost", "::1"})
 
 # Offsets from the ports base: the gateway (the one origin: the page and every API) 8080, auth 8081, video 8082,
-# notify 8083, processors 8084, 8085, …; more video replicas 8092, 8093, …
-PORT_OFFSETS = {"gateway": 0, "auth": 1, "video": 2, "notify": 3, "processor": 4}
-REPLICA_OFFSETS = {"video": 10}  # replica N (from 2) of these listens on base + offset + N
-SCHEMAS = {"auth": "auth", "video": "video", "notify": "notify"}
+# notify 8083, webhook 8089, processors 8084, 8085, … (skipping the others' offsets); video replicas 8122, 8123, …
+PORT_OFFSETS = {"gateway": 0, "auth": 1, "video": 2, "notify": 3, "webhook": 9, "processor": 4}
+REPLICA_OFFSETS = {"video": 20}  # replica N (from 2) of these listens on base + offset + N
+SCHEMAS = {"auth": "auth", "video": "video", "notify": "notify", "webhook": "webhook"}
 MODULES = {
     "gateway": "webapp",
     "auth": "auth_svc",
     "video": "video_svc",
     "notify": "notify_svc",
+    "webhook": "webhook_svc",
     "processor": "processor_svc",
 }
 
@@ -40,6 +41,8 @@ DEFAULTS = {
     "S3_REGION": "us-east-1",
     "SMTP_HOST": "127.0.0.1",
     "SMTP_PORT": "1025",
+    # Webhooks to a receiver on this machine (production allows public addresses only).
+    "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
     # A Ctrl-C should not wait a minute for a running job; the job is requeued and finished on the next run.
     "SHUTDOWN_GRACE_SECONDS": "10",
 }
@@ -86,7 +89,13 @@ class Ports:
         kind, _, index = name.partition("-")
         if index and kind in REPLICA_OFFSETS:
             return self.base + REPLICA_OFFSETS[kind] + int(index)
-        return self.base + PORT_OFFSETS[kind] + (int(index) - 1 if index else 0)
+        if kind != "processor":
+            return self.base + PORT_OFFSETS[kind]
+        taken = {offset for other, offset in PORT_OFFSETS.items() if other != "processor"}
+        offsets = (o for o in range(PORT_OFFSETS["processor"], PORT_OFFSETS["processor"] + 1000) if o not in taken)
+        for _ in range(int(index or 1) - 1):
+            next(offsets)
+        return self.base + next(offsets)
 
 
 def key_paths(settings: Mapping[str, str], var_dir: Path) -> tuple[Path, Path]:

@@ -33,7 +33,7 @@ from servicekit.settings import StorageSettings
 from servicekit.storage import open_storage
 from servicekit.tokens import generate_keypair
 
-CORE_SERVICES = ("auth", "video", "notify")
+CORE_SERVICES = ("auth", "video", "notify", "webhook")
 TOOLS = ("ffmpeg", "ffprobe")
 FFMPEG_HINT = (
     "install it first: `sudo apt-get install ffmpeg` (Debian, Ubuntu), `sudo dnf install ffmpeg` (Fedora), "
@@ -176,6 +176,7 @@ class DevStack:
             "UPSTREAM_AUTH": self.url("auth"),
             "UPSTREAM_VIDEO": ",".join(self.url(name) for name in self.video_replicas),
             "UPSTREAM_NOTIFY": self.url("notify"),
+            "UPSTREAM_WEBHOOK": self.url("webhook"),
         }
 
     def _spawn(self, name: str, extra_env: dict[str, str] | None = None) -> ServiceProcess:

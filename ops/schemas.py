@@ -139,6 +139,13 @@ def _run_freeze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_package(args: argparse.Namespace) -> int:
+    from ops.contracts_package import build_wheel
+
+    print(f"built   {build_wheel(args.directory)}")
+    return 0
+
+
 def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("schemas", help="generate and check the event contract documents")
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
@@ -146,6 +153,7 @@ def register(subparsers: Subparsers) -> None:
         ("export", _run_export, "write AsyncAPI (JSON, YAML), one JSON Schema per event type and index.html"),
         ("check", _run_check, "exit 1 if DIR differs from what export would write"),
         ("freeze", _run_freeze, "write the payload schema of types without a compatibility baseline in DIR"),
+        ("package", _run_package, "build the framepipe-contracts wheel (models and JSON Schemas) into DIR"),
     ):
         action = actions.add_parser(name, help=help_text)
         action.add_argument("directory", type=Path, metavar="DIR")

@@ -18,7 +18,9 @@ log = structlog.get_logger(__name__)
 KIT_MIGRATIONS = Path(str(resources.files("servicekit") / "migrations"))
 
 
-async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, settings: dict[str, str] | None = None
+) -> asyncpg.Pool:
     """A pool whose connections resolve unqualified names in the service schema. asyncpg drops broken
     connections and opens new ones, so the pool recovers by itself after a database restart.
 
@@ -26,12 +28,12 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
     RESET ALL): nothing here leaves session state on a pooled connection (LISTEN runs on a connection of its own,
     the migration lock is released or its connection closed), and that query was one more round trip on every
     checkout: without it a consumed outcome costs notify_svc and PostgreSQL about a tenth less CPU. asyncpg still
-    rolls back a transaction left open."""
+    rolls back a transaction left open. `settings` are more server settings (GUCs) for every connection."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": f"framepipe-{schema}"},
+        server_settings={"search_path": schema, "application_name": f"framepipe-{schema}", **(settings or {})},
         max_inactive_connection_lifetime=60,
         reset=_keep_session,
     )

@@ -21,6 +21,7 @@ from contracts.envelope import Envelope, amqp_headers, encode
 from servicekit import inbox, tracing
 from servicekit.bus.publisher import Publisher, PublishError
 from servicekit.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
+from servicekit.pglisten import wake_on_notify
 
 log = structlog.get_logger(__name__)
 
@@ -152,23 +153,5 @@ class OutboxRelay:
             await inbox.prune(conn)
 
     async def _listen(self) -> None:
-        """LISTEN on a dedicated connection; reconnects after a database restart. The relay also polls, so a
-        lost notification only costs latency, never an event."""
-        while True:
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(self._dsn)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(self._channel, lambda *_: self._wake.set())
-                self._wake.set()  # catch up on anything committed while we were not listening
-                await lost.wait()
-            except asyncio.CancelledError:
-                raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("outbox_listen_error", error=f"{type(exc).__name__}: {exc}")
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(conn.close(), 2)
-            await asyncio.sleep(1)
+        """The relay also polls, so a lost notification only costs latency, never an event."""
+        await wake_on_notify(self._dsn, self._channel, self._wake)

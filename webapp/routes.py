@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Target = Literal["auth", "video", "notify", "web"]
-SERVICES: tuple[Target, ...] = ("auth", "video", "notify")
+Target = Literal["auth", "video", "notify", "webhook", "web"]
+SERVICES: tuple[Target, ...] = ("auth", "video", "notify", "webhook")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/openapi/video.json", "exact", "video"),
     Route("/notifications", "prefix", "notify"),
     Route("/openapi/notify.json", "exact", "notify"),
+    Route("/webhooks", "prefix", "webhook"),
+    Route("/openapi/webhook.json", "exact", "webhook"),
     Route("/", "exact", "web"),
     Route("/app", "prefix", "web"),
 )

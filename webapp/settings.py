@@ -15,10 +15,16 @@ class Settings(BaseServiceSettings):
     upstream_auth: str = ""
     upstream_video: str = ""
     upstream_notify: str = ""
+    upstream_webhook: str = ""
     upstream_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
     def upstreams(self) -> dict[Target, tuple[str, ...]]:
-        configured = {"auth": self.upstream_auth, "video": self.upstream_video, "notify": self.upstream_notify}
+        configured = {
+            "auth": self.upstream_auth,
+            "video": self.upstream_video,
+            "notify": self.upstream_notify,
+            "webhook": self.upstream_webhook,
+        }
         urls: dict[Target, tuple[str, ...]] = {}
         for service in SERVICES:
             listed = tuple(u.strip().rstrip("/") for u in configured[service].split(",") if u.strip())

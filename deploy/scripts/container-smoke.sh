@@ -6,8 +6,8 @@
 #     server for video_svc and processor_svc), answers GET /healthz, turns "healthy" under Docker's own
 #     HEALTHCHECK, answers GET /readyz with 200 once its dependencies are there, and exits 0 on SIGTERM.
 #
-# Usage: deploy/scripts/container-smoke.sh [SERVICE...]   (auth_svc video_svc notify_svc processor_svc;
-#        default: all four, built and started together so the shared layers are built once)
+# Usage: deploy/scripts/container-smoke.sh [SERVICE...]   (auth_svc video_svc notify_svc webhook_svc processor_svc;
+#        default: all five, built and started together so the shared layers are built once)
 #
 # SMOKE_HEALTHZ=auto (default): start the services when PostgreSQL and RabbitMQ are reachable, otherwise
 #   say why and only check that each service's application module imports inside its image.
@@ -43,7 +43,7 @@ SMOKE_DB=framepipe_smoke_$RUN_ID
 SMOKE_VHOST=framepipe-smoke-$RUN_ID
 S3_BUCKET=framepipe-smoke
 
-ALL_SERVICES=(auth_svc video_svc notify_svc processor_svc)
+ALL_SERVICES=(auth_svc video_svc notify_svc webhook_svc processor_svc)
 if (($#)); then SERVICES=("$@"); else SERVICES=("${ALL_SERVICES[@]}"); fi
 
 # Debian's client has BuildKit built in; prefer it over any other docker on PATH.
@@ -61,7 +61,7 @@ needs_storage() { [[ $1 == video_svc || $1 == processor_svc ]]; }
 
 for service in "${SERVICES[@]}"; do
   case $service in
-    auth_svc | video_svc | notify_svc | processor_svc) ;;
+    auth_svc | video_svc | notify_svc | webhook_svc | processor_svc) ;;
     *) echo "unknown service: $service (expected: ${ALL_SERVICES[*]})" >&2; exit 2 ;;
   esac
 done
@@ -391,7 +391,7 @@ main() {
   ensure_base_image
   local port
   for service in "${SERVICES[@]}"; do
-    case $service in auth_svc) port=8081 ;; video_svc) port=8082 ;; notify_svc) port=8083 ;; processor_svc) port=8084 ;; esac
+    case $service in auth_svc) port=8081 ;; video_svc) port=8082 ;; notify_svc) port=8083 ;; webhook_svc) port=8089 ;; processor_svc) port=8084 ;; esac
     build_image "$service" "$port"
     check_image "$service"
   done

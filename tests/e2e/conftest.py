@@ -89,7 +89,7 @@ def sink(stack: DevStack) -> MailSink:
 
 @pytest.fixture(scope="package")
 def urls(stack: DevStack) -> BaseUrls:
-    return BaseUrls(stack.url("auth"), stack.url("video"), stack.url("notify"))
+    return BaseUrls(stack.url("auth"), stack.url("video"), stack.url("notify"), stack.url("webhook"))
 
 
 @pytest.fixture(scope="package")

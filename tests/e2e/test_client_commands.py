@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import subprocess
@@ -23,6 +25,9 @@ from ops.client_api import (
 )
 from ops.localinfra import free_port
 from tests.e2e.media import decoded_size, make_video
+from tests.receiver import Receiver
+from tests.support import eventually
+from webhook_svc.signing import verify
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +46,17 @@ class Client:
             FRAMEPIPE_AUTH_URL=urls.auth,
             FRAMEPIPE_VIDEO_URL=urls.video,
             FRAMEPIPE_NOTIFY_URL=urls.notify,
+            FRAMEPIPE_WEBHOOK_URL=urls.webhook,
         )
         self.token_file = config_home / "framepipe" / "token.json"
 
     def __call__(self, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+        return self.run(*args, cwd=cwd)
+
+    def run(self, *args: str, cwd: Path = ROOT, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "ops.cli", "client", *args],
-            env=self.env, cwd=cwd, capture_output=True, text=True, timeout=100,
+            env=self.env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=100,
         )  # fmt: skip
 
 
@@ -133,3 +142,28 @@ def test_the_client_explains_failures_with_exit_codes_a_script_can_branch_on(
     unreachable = client("list", "--video-url", nobody)
     assert unreachable.returncode == EXIT_UNAVAILABLE
     assert "cannot reach" in unreachable.stderr
+
+
+async def test_a_script_adds_a_webhook_and_receives_its_videos_outcome_signed(
+    client: Client, account: tuple[str, str], tmp_path: Path
+) -> None:
+    email, password = account
+    run = lambda *args, stdin="": asyncio.to_thread(client.run, *args, stdin=stdin)  # noqa: E731
+    logged_in = await run("login", "--email", email, "--password-stdin", "--json", stdin=password + "\n")
+    assert logged_in.returncode == EXIT_OK, logged_in.stderr
+    async with Receiver() as receiver:
+        added = await run("webhooks", "add", receiver.url(), "--type", "video.processed.v1", "--json")
+        assert added.returncode == EXIT_OK, added.stderr
+        endpoint = json.loads(added.stdout)
+        uploaded = await run("upload", str(make_video(tmp_path / "hooked.mp4", seconds=2)), "--json")
+        assert uploaded.returncode == EXIT_OK, uploaded.stderr
+        [video] = json.loads(uploaded.stdout)["items"]
+        await eventually(lambda: receiver.accepted, timeout=60)
+        log = await run("webhooks", "deliveries", endpoint["id"], "--json")
+
+    [request] = receiver.requests
+    assert verify(endpoint["secret"], request.headers, request.body)
+    event = json.loads(request.body)
+    assert (event["type"], event["data"]["video_id"]) == ("video.processed.v1", video["id"])
+    [delivery] = json.loads(log.stdout)["items"]
+    assert (delivery["event_id"], delivery["status"]) == (event["id"], "succeeded")

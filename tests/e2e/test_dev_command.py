@@ -29,6 +29,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_CREDENTIALS = {k.lower(): v for k, v in LOCAL_S3_CREDENTIALS.items()}
+SERVICE_OFFSETS = (0, 1, 2, 3, 4, 9)  # gateway, auth, video, notify, processor-1, webhook
 
 
 def free_port_block(size: int) -> int:
@@ -112,24 +113,25 @@ def s3_url(output: list[str]) -> str:
 
 
 def test_make_run_reports_the_urls_once_ready_and_ctrl_c_stops_every_process(dev_env: dict[str, str]) -> None:
-    base = free_port_block(4)
+    base = free_port_block(9)
     runner, output = start_runner(dev_env, base)
     try:
         text = "\n".join(output)
         assert f"  web app      http://127.0.0.1:{base}/" in text
         assert f"  auth         http://127.0.0.1:{base + 1}\n" in text
         assert f"  processor-1  http://127.0.0.1:{base + 4}/metrics\n" in text
+        assert f"  webhook      http://127.0.0.1:{base + 9}\n" in text
         assert f"export FRAMEPIPE_URL=http://127.0.0.1:{base}" in text
         assert any(line.startswith("video       |") for line in output)
         with urllib.request.urlopen(f"http://127.0.0.1:{base}/app/", timeout=5) as page:
             assert b'<script type="module"' in page.read()
-        for offset in range(0, 5):
+        for offset in SERVICE_OFFSETS:
             with urllib.request.urlopen(f"http://127.0.0.1:{base + offset}/readyz", timeout=5) as ready:
                 assert ready.status == 200
         store(s3_url(output), dev_env["S3_BUCKET"], "results/kept.zip", b"frames of a run before")
     finally:
         assert "framepipe dev: stopped." in stop_runner(runner)
-    for offset in range(0, 5):
+    for offset in SERVICE_OFFSETS:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", base + offset), timeout=1).close()
 

@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractRobustConnection
 from contracts import UserRegisteredV1, VideoDeletedV1, new_envelope
 from contracts.envelope import Envelope, amqp_headers, encode
 from contracts.events import EventData
-from contracts.topology import NOTIFY_USER_DIRECTORY, VIDEO_PROCESSING_UPDATES, QueueSpec
+from contracts.topology import NOTIFY_USER_DIRECTORY, QUEUES, VIDEO_PROCESSING_UPDATES, QueueSpec
 from ops.dlq import Refused
 from ops.parking import scan
 from servicekit.bus import Consumer, MessageContext, PermanentError, Publisher
@@ -85,9 +85,7 @@ async def test_list_shows_each_parking_queue_with_depth_age_and_reason(
     listing = await framepipe("dlq", "list", "--amqp-url", amqp_url)
 
     rows = {line.split()[0]: line.split() for line in listing.splitlines()[1:]}
-    assert set(rows) == {f"{name}.dlq" for name in ("processor.video-uploaded", "video.processing-updates",
-                         "video.dead-jobs", "video.deleted-objects", "notify.video-outcomes",
-                         "notify.user-directory")}  # fmt: skip
+    assert set(rows) == {spec.parking_queue for spec in QUEUES.values()}
     row = rows[DIRECTORY.parking_queue]
     assert row[1] == "2"
     assert row[2].endswith("s")

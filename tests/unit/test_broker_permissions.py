@@ -14,7 +14,7 @@ import yaml
 from contracts.topology import ARCHIVE_STREAM, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("auth_svc", "video_svc", "notify_svc", "processor_svc")
+SERVICES = ("auth_svc", "video_svc", "notify_svc", "processor_svc", "webhook_svc")
 
 
 def permissions() -> dict[str, dict[str, str]]:

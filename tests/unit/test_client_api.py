@@ -71,7 +71,7 @@ def test_the_token_is_saved_readable_by_its_owner_only_and_read_back(tmp_path: P
 def test_one_origin_wins_over_per_service_urls_which_win_over_the_environment() -> None:
     env = {"FRAMEPIPE_AUTH_URL": "http://env-auth", "FRAMEPIPE_VIDEO_URL": "http://env-video"}
     assert BaseUrls.from_options("http://proxy:8080/", "http://a", None, None, env) == BaseUrls(
-        "http://proxy:8080", "http://proxy:8080", "http://proxy:8080"
+        "http://proxy:8080", "http://proxy:8080", "http://proxy:8080", "http://proxy:8080"
     )
     assert BaseUrls.from_options(None, "http://a", None, None, env) == BaseUrls(
         "http://a", "http://env-video", "http://127.0.0.1:8083"

@@ -6,7 +6,7 @@ data "aws_caller_identity" "current" {}
 
 locals {
   name     = "framepipe-${var.environment}"
-  services = ["auth_svc", "video_svc", "notify_svc", "processor_svc"]
+  services = ["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc"]
   tags = {
     project     = "framepipe"
     environment = var.environment

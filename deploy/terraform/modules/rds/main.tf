@@ -1,4 +1,4 @@
-# PostgreSQL for auth_svc, video_svc and notify_svc (one database each, created once after apply, see
+# PostgreSQL for auth_svc, video_svc, notify_svc and webhook_svc (one database each, created once after apply, see
 # docs/deploy.md). Private subnets only, reachable only from the cluster's security group, encrypted,
 # TLS enforced, backed up, Multi-AZ. The master password is generated and kept by RDS in Secrets Manager.
 

@@ -71,12 +71,12 @@ run "images_are_immutable_and_scanned" {
 
   variables {
     prefix       = "framepipe"
-    repositories = ["auth_svc", "video_svc", "notify_svc", "processor_svc"]
+    repositories = ["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc"]
     kms_key_arn  = "arn:aws:kms:eu-west-1:123456789012:key/test"
   }
 
   assert {
-    condition     = length(aws_ecr_repository.this) == 4
+    condition     = length(aws_ecr_repository.this) == 5
     error_message = "One ECR repository per service."
   }
   assert {
@@ -449,7 +449,7 @@ run "whole_environment_applies" {
     error_message = "The workflows assume exactly these roles."
   }
   assert {
-    condition     = toset(keys(output.ecr_repository_urls)) == toset(["auth_svc", "video_svc", "notify_svc", "processor_svc"])
+    condition     = toset(keys(output.ecr_repository_urls)) == toset(["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc"])
     error_message = "One repository per service image."
   }
 }

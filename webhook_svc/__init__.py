@@ -1,0 +1,1 @@
+"""webhook_svc: the owner's endpoints, signed deliveries of their videos' events, retries, and the delivery log."""

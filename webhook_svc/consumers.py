@@ -1,0 +1,18 @@
+"""Event type -> handler table for webhook_svc's queue: the events of the users' videos are kept and a delivery
+is queued for each enabled endpoint subscribed to them, a batch of waiting events in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from contracts.topology import WEBHOOK_EVENT_TYPES
+from servicekit.bus.batch import Batched, BatchItem
+from webhook_svc import service
+
+
+def event_handlers() -> Batched:
+    async def on_events(items: Sequence[BatchItem]) -> list[Exception | None]:
+        await service.record_events(items[0][1].db, [ctx.envelope for _, ctx in items])
+        return [None] * len(items)
+
+    return Batched(dict.fromkeys(WEBHOOK_EVENT_TYPES, on_events))
