@@ -73,6 +73,10 @@ bite terraform-public-database 'terraform-test-prod' \
   "sed -i 's/publicly_accessible                 = false/publicly_accessible                 = true/' deploy/terraform/modules/rds/main.tf"
 bite checkov-privileged-container 'kustomize-prod|checkov' \
   "sed -i 's/allowPrivilegeEscalation: false/allowPrivilegeEscalation: true/' deploy/k8s/base/video-svc.yaml"
+bite ingress-routes-metrics 'one-origin-routes' \
+  "sed -i 's|^          - path: /app\$|          - path: /metrics\\n            pathType: Prefix\\n            backend: {service: {name: web, port: {name: http}}}\\n          - path: /app|' deploy/k8s/base/ingress.yaml"
+bite proxy-prefix-matches-lookalikes 'one-origin-routes' \
+  "sed -i 's|location /video/ {|location /video {|' deploy/compose/nginx.conf"
 bite dashboard-unknown-metric 'grafana-dashboard' \
   "sed -i 's/processor_jobs_in_flight/processor_jobs_inflight/' deploy/observability/grafana/framepipe.json"
 
