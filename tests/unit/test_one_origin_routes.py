@@ -73,7 +73,8 @@ def nginx_blocks(text: str) -> list[tuple[list[str], list[Any] | None]]:
             words = []
         else:
             words.append(token)
-    assert len(stack) == 1 and not words, "unbalanced nginx.conf"
+    assert len(stack) == 1, "unbalanced braces in nginx.conf"
+    assert not words, "a directive without its ; at the end of nginx.conf"
     return stack[0]
 
 
@@ -199,8 +200,7 @@ def test_every_ingress_backend_is_a_service_with_an_http_port() -> None:
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl renders the overlays")
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_overlays_keep_the_ingress_paths(overlay: str) -> None:
-    rendered = subprocess.run(
-        ["kubectl", "kustomize", str(K8S / "overlays" / overlay)], check=True, capture_output=True, text=True, timeout=60
-    ).stdout
+    command = ["kubectl", "kustomize", str(K8S / "overlays" / overlay)]
+    rendered = subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout
     (ingress,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Ingress"]
     assert ingress_routes(ingress) == table()
