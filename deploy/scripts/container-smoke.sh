@@ -203,10 +203,10 @@ check_image() {
 # The installed package, not the source tree, must hold the page: every file of webapp/static (pyproject's
 # package-data), byte for byte, and nothing else.
 check_static_files() {
-  local service=$1 expected found
+  local service=$1 static expected found
   expected=$(cd "$ROOT/webapp/static" && find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2)
-  found=$(in_image "$service" sh -c 'cd "$(python -c "import webapp.app as a; print(a.STATIC)")" &&
-    find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2')
+  static=$(in_image "$service" python -c 'import webapp.app; print(webapp.app.STATIC)')
+  found=$(in_image "$service" find "$static" -type f -exec sha256sum {} + | sed "s|  $static/|  ./|" | LC_ALL=C sort -k2)
   if [[ $found != "$expected" ]]; then
     diff <(echo "$expected") <(echo "$found") | sed 's/^/    /' >&2 || true
     fail "$(image_of "$service") does not hold exactly the files of webapp/static"
@@ -407,8 +407,9 @@ check_page() {
   cmp -s "$WORK/page.html" "$ROOT/webapp/static/index.html" || fail "$service: GET /app/… is not webapp/static/index.html"
   [[ $(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "$url/") == "302 $url/app/" ]] ||
     fail "$service: GET / does not redirect to /app/"
-  curl -fsS -o "$WORK/app.js" "$url/app/assets/app.js" && cmp -s "$WORK/app.js" "$ROOT/webapp/static/assets/app.js" ||
+  if ! curl -fsS -o "$WORK/app.js" "$url/app/assets/app.js" || ! cmp -s "$WORK/app.js" "$ROOT/webapp/static/assets/app.js"; then
     fail "$service: GET /app/assets/app.js is not webapp/static/assets/app.js"
+  fi
   printf '%s: GET /app/videos/<id> 200 text/html, index.html, with %s\n' "$service" "$csp"
   printf '%s: GET / 302 to /app/, GET /app/assets/app.js 200\n' "$service"
 }
