@@ -111,6 +111,8 @@ bite servicemonitor-not-selected "$INV" \
 bite prod-images-of-two-commits "$INV" \
   "sed -i '0,/newTag: [0-9a-f]\\{40\\}/s//newTag: 0000000000000000000000000000000000000000/' deploy/k8s/overlays/prod/kustomization.yaml" \
   'deployment-invariants'
+bite prod-image-left-out "$INV" \
+  "sed -i '/^  - name: framepipe\\/webapp$/,+2d' deploy/k8s/overlays/prod/kustomization.yaml" 'deployment-invariants'
 bite broker-unknown-field 'kustomize-broker|kubernetes-schemas-strict' \
   "sed -i 's/^  replicas: 3$/  replicas: 3\n  replica: 3/' deploy/k8s/broker/cluster.yaml" 'kubernetes-schemas-strict'
 bite alert-on-a-label-value-never-emitted 'alert-rules' \
