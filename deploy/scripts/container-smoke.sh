@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds service images from deploy/docker/Dockerfile and proves they run:
 #   - each image runs as a numeric non-root user, carries no compiler and no pip, has ffmpeg only for
-#     processor_svc, and declares a HEALTHCHECK on /healthz;
+#     processor_svc, and declares a HEALTHCHECK on /healthz; webapp's holds every file of webapp/static;
 #   - each service starts from the image's own CMD against real PostgreSQL and RabbitMQ (and a local S3
-#     server for video_svc and processor_svc), answers GET /healthz, turns "healthy" under Docker's own
-#     HEALTHCHECK, answers GET /readyz with 200 once its dependencies are there, and exits 0 on SIGTERM.
+#     server for video_svc and processor_svc; webapp needs none of them), answers GET /healthz, turns "healthy"
+#     under Docker's own HEALTHCHECK, answers GET /readyz with 200 once its dependencies are there, and exits 0
+#     on SIGTERM; webapp also serves its page on GET /app/ under its Content-Security-Policy, and its assets.
 #
-# Usage: deploy/scripts/container-smoke.sh [SERVICE...]   (auth_svc video_svc notify_svc webhook_svc processor_svc;
+# Usage: deploy/scripts/container-smoke.sh [SERVICE...]   (auth_svc video_svc notify_svc webhook_svc processor_svc webapp;
 #        default: all five, built and started together so the shared layers are built once)
 #
 # SMOKE_HEALTHZ=auto (default): start the services when PostgreSQL and RabbitMQ are reachable, otherwise
@@ -43,7 +44,7 @@ SMOKE_DB=framepipe_smoke_$RUN_ID
 SMOKE_VHOST=framepipe-smoke-$RUN_ID
 S3_BUCKET=framepipe-smoke
 
-ALL_SERVICES=(auth_svc video_svc notify_svc webhook_svc processor_svc)
+ALL_SERVICES=(auth_svc video_svc notify_svc webhook_svc processor_svc webapp)
 if (($#)); then SERVICES=("$@"); else SERVICES=("${ALL_SERVICES[@]}"); fi
 
 # Debian's client has BuildKit built in; prefer it over any other docker on PATH.
@@ -56,12 +57,14 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 target_of() { if [[ $1 == processor_svc ]]; then echo processor; else echo service; fi; }
 image_of() { echo "framepipe/$1:smoke"; }
 container_of() { echo "framepipe-smoke-$1-$RUN_ID"; }
-needs_database() { [[ $1 != processor_svc ]]; }
+needs_database() { [[ $1 == auth_svc || $1 == video_svc || $1 == notify_svc ]]; }
+needs_broker() { [[ $1 != webapp ]]; }
+is_webapp() { [[ $1 == webapp ]]; }
 needs_storage() { [[ $1 == video_svc || $1 == processor_svc ]]; }
 
 for service in "${SERVICES[@]}"; do
   case $service in
-    auth_svc | video_svc | notify_svc | webhook_svc | processor_svc) ;;
+    auth_svc | video_svc | notify_svc | webhook_svc | processor_svc | webapp) ;;
     *) echo "unknown service: $service (expected: ${ALL_SERVICES[*]})" >&2; exit 2 ;;
   esac
 done
@@ -191,9 +194,25 @@ check_image() {
   fi
   "$DOCKER" image inspect -f '{{.Config.Healthcheck.Test}}' "$image" | grep -q healthz ||
     fail "$image has no HEALTHCHECK on /healthz"
+  if is_webapp "$service"; then check_static_files "$service"; fi
   printf 'image %s: uid %s, %s MB, no compiler, no pip, ffmpeg %s, HEALTHCHECK on /healthz\n' "$image" "$uid" \
     "$(($("$DOCKER" image inspect -f '{{.Size}}' "$image") / 1000000))" \
     "$([[ $service == processor_svc ]] && echo present || echo absent)"
+}
+
+# The installed package, not the source tree, must hold the page: every file of webapp/static (pyproject's
+# package-data), byte for byte, and nothing else.
+check_static_files() {
+  local service=$1 static expected found
+  expected=$(cd "$ROOT/webapp/static" && find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2)
+  static=$(in_image "$service" python -c 'import webapp.app; print(webapp.app.STATIC)')
+  found=$(in_image "$service" find "$static" -type f -exec sha256sum {} + | sed "s|  $static/|  ./|" | LC_ALL=C sort -k2)
+  if [[ $found != "$expected" ]]; then
+    diff <(echo "$expected") <(echo "$found") | sed 's/^/    /' >&2 || true
+    fail "$(image_of "$service") does not hold exactly the files of webapp/static"
+  fi
+  printf 'image %s: the %s files of webapp/static are in the installed package\n' "$(image_of "$service")" \
+    "$(grep -c . <<<"$expected")"
 }
 
 check_import() {
@@ -212,12 +231,14 @@ any_service() {
 
 # Prints why the services cannot be started here, or nothing when they can.
 missing_dependencies() {
-  if ! command -v psql >/dev/null; then
-    echo "psql is not installed"
-  elif ! PGCONNECT_TIMEOUT=3 psql "$SMOKE_POSTGRES/postgres" -qXtAc 'SELECT 1' >/dev/null 2>&1; then
-    echo "PostgreSQL does not answer at $SMOKE_POSTGRES"
+  if any_service needs_database; then
+    if ! command -v psql >/dev/null; then
+      echo "psql is not installed"
+    elif ! PGCONNECT_TIMEOUT=3 psql "$SMOKE_POSTGRES/postgres" -qXtAc 'SELECT 1' >/dev/null 2>&1; then
+      echo "PostgreSQL does not answer at $SMOKE_POSTGRES"
+    fi
   fi
-  if ! timeout 30 "${RABBITMQCTL[@]}" -q list_vhosts >/dev/null 2>&1; then
+  if any_service needs_broker && ! timeout 30 "${RABBITMQCTL[@]}" -q list_vhosts >/dev/null 2>&1; then
     echo "RabbitMQ cannot be managed with '${RABBITMQCTL[*]}' (is it running? are you root?)"
   fi
   if any_service needs_storage && ! "$SMOKE_PYTHON" -c 'import moto.server' >/dev/null 2>&1; then
@@ -235,14 +256,19 @@ print(" ".join(str(sock.getsockname()[1]) for sock in socks))' "$1"
 }
 
 start_dependencies() {
-  log "creating database $SMOKE_DB and vhost $SMOKE_VHOST"
-  psql "$SMOKE_POSTGRES/postgres" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $SMOKE_DB" >/dev/null
-  DB_CREATED=1
-  "${RABBITMQCTL[@]}" -q add_vhost "$SMOKE_VHOST" >/dev/null
-  VHOST_CREATED=1
-  local amqp_user=${SMOKE_AMQP#amqp://}
-  amqp_user=${amqp_user%%:*}
-  "${RABBITMQCTL[@]}" -q set_permissions -p "$SMOKE_VHOST" "$amqp_user" '.*' '.*' '.*' >/dev/null
+  if any_service needs_database; then
+    log "creating database $SMOKE_DB"
+    psql "$SMOKE_POSTGRES/postgres" -qX -v ON_ERROR_STOP=1 -c "CREATE DATABASE $SMOKE_DB" >/dev/null
+    DB_CREATED=1
+  fi
+  if any_service needs_broker; then
+    log "creating vhost $SMOKE_VHOST"
+    "${RABBITMQCTL[@]}" -q add_vhost "$SMOKE_VHOST" >/dev/null
+    VHOST_CREATED=1
+    local amqp_user=${SMOKE_AMQP#amqp://}
+    amqp_user=${amqp_user%%:*}
+    "${RABBITMQCTL[@]}" -q set_permissions -p "$SMOKE_VHOST" "$amqp_user" '.*' '.*' '.*' >/dev/null
+  fi
   if any_service needs_storage; then
     S3_PORT=$(free_ports 1)
     log "starting a local S3 server (moto) on 127.0.0.1:$S3_PORT with bucket $S3_BUCKET"
@@ -265,6 +291,7 @@ make_keys() {
   chmod -R a+rX "$WORK"
 }
 
+# webapp gets the common settings only: it must start with no database, broker or storage to point at.
 service_env() {
   local service=$1 port=$2
   cat <<EOF
@@ -272,6 +299,9 @@ LOG_LEVEL=INFO
 LOG_FORMAT=json
 HTTP_HOST=127.0.0.1
 HTTP_PORT=$port
+EOF
+  if is_webapp "$service"; then return 0; fi
+  cat <<EOF
 AMQP_URL=$SMOKE_AMQP/$SMOKE_VHOST
 DATABASE_URL=$SMOKE_POSTGRES/$SMOKE_DB
 DB_SCHEMA=${service%_svc}
@@ -363,6 +393,27 @@ stop_gracefully() {
   printf '%s: stopped on SIGTERM with exit code 0\n' "$service"
 }
 
+# The page: every view under /app/ is index.html, under a Content-Security-Policy that allows nothing inline and
+# nothing from elsewhere; `/` sends the browser to /app/; the assets come from the installed package.
+check_page() {
+  local service=$1 url headers csp
+  url=http://127.0.0.1:${PORTS[$service]}
+  headers=$(curl -fsS -D - -o "$WORK/page.html" "$url/app/videos/00000000-0000-0000-0000-000000000000") ||
+    fail "$service: GET /app/videos/<id> did not answer 2xx"
+  csp=$(grep -i '^content-security-policy:' <<<"$headers" | tr -d '\r') ||
+    fail "$service: the page has no Content-Security-Policy"
+  [[ $csp == *"default-src 'none'"* && $csp == *"script-src 'self'"* ]] || fail "$service: a weaker $csp"
+  grep -qi '^content-type: text/html' <<<"$headers" || fail "$service: the page is not text/html"
+  cmp -s "$WORK/page.html" "$ROOT/webapp/static/index.html" || fail "$service: GET /app/… is not webapp/static/index.html"
+  [[ $(curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' "$url/") == "302 $url/app/" ]] ||
+    fail "$service: GET / does not redirect to /app/"
+  if ! curl -fsS -o "$WORK/app.js" "$url/app/assets/app.js" || ! cmp -s "$WORK/app.js" "$ROOT/webapp/static/assets/app.js"; then
+    fail "$service: GET /app/assets/app.js is not webapp/static/assets/app.js"
+  fi
+  printf '%s: GET /app/videos/<id> 200 text/html, index.html, with %s\n' "$service" "$csp"
+  printf '%s: GET / 302 to /app/, GET /app/assets/app.js 200\n' "$service"
+}
+
 check_topology() {
   local queues
   queues=$("${RABBITMQCTL[@]}" -q list_queues -p "$SMOKE_VHOST" name --no-table-headers 2>/dev/null | grep -c . || true)
@@ -391,7 +442,10 @@ main() {
   ensure_base_image
   local port
   for service in "${SERVICES[@]}"; do
-    case $service in auth_svc) port=8081 ;; video_svc) port=8082 ;; notify_svc) port=8083 ;; webhook_svc) port=8089 ;; processor_svc) port=8084 ;; esac
+    case $service in
+      auth_svc) port=8081 ;; video_svc) port=8082 ;; notify_svc) port=8083 ;; webhook_svc) port=8089 ;;
+      processor_svc) port=8084 ;; webapp) port=8080 ;;
+    esac
     build_image "$service" "$port"
     check_image "$service"
   done
@@ -410,7 +464,8 @@ main() {
     for service in "${SERVICES[@]}"; do start_service "$service"; done
     for service in "${SERVICES[@]}"; do wait_healthy "$service"; done
     for service in "${SERVICES[@]}"; do wait_ready "$service"; done
-    check_topology
+    if any_service is_webapp; then check_page webapp; fi
+    if any_service needs_broker; then check_topology; fi
     for service in "${SERVICES[@]}"; do stop_gracefully "$service"; done
   fi
   log "container smoke test of ${SERVICES[*]} passed ($mode, ${SECONDS}s)"

@@ -14,9 +14,10 @@ OVERLAY=$(cd "$(dirname "${BASH_SOURCE[0]}")/../k8s/overlays/prod" && pwd)/kusto
 
 # Every `newTag:` of a framepipe image in the images: list, and nothing else.
 sed -i -E "/^  - name: framepipe\//,/newTag:/ s/^(    newTag: )[0-9a-f]{40}$/\1${SHA}/" "$OVERLAY"
+images=$(grep -cE "^  - name: framepipe/" "$OVERLAY" || true)
 count=$(grep -cE "^    newTag: ${SHA}$" "$OVERLAY" || true)
-if [[ $count != 4 ]]; then
-  echo "expected 4 framepipe images at ${SHA} in $OVERLAY, found $count" >&2
+if [[ $images == 0 || $count != "$images" ]]; then
+  echo "expected all $images framepipe images at ${SHA} in $OVERLAY, found $count" >&2
   exit 1
 fi
-echo "prod overlay: 4 images at ${SHA}"
+echo "prod overlay: $images images at ${SHA}"

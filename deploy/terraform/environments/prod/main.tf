@@ -5,8 +5,8 @@
 data "aws_caller_identity" "current" {}
 
 locals {
-  name     = "framepipe-${var.environment}"
-  services = ["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc"]
+  name   = "framepipe-${var.environment}"
+  images = ["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc", "webapp"]
   tags = {
     project     = "framepipe"
     environment = var.environment
@@ -86,7 +86,7 @@ module "eks" {
 module "ecr" {
   source       = "../../modules/ecr"
   prefix       = "framepipe"
-  repositories = local.services
+  repositories = local.images
   kms_key_arn  = aws_kms_key.main.arn
   tags         = local.tags
 }

@@ -71,13 +71,13 @@ run "images_are_immutable_and_scanned" {
 
   variables {
     prefix       = "framepipe"
-    repositories = ["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc"]
+    repositories = ["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc", "webapp"]
     kms_key_arn  = "arn:aws:kms:eu-west-1:123456789012:key/test"
   }
 
   assert {
-    condition     = length(aws_ecr_repository.this) == 5
-    error_message = "One ECR repository per service."
+    condition     = length(aws_ecr_repository.this) == 6
+    error_message = "One ECR repository per image."
   }
   assert {
     condition     = alltrue([for r in aws_ecr_repository.this : r.image_tag_mutability == "IMMUTABLE"])
@@ -449,7 +449,7 @@ run "whole_environment_applies" {
     error_message = "The workflows assume exactly these roles."
   }
   assert {
-    condition     = toset(keys(output.ecr_repository_urls)) == toset(["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc"])
+    condition     = toset(keys(output.ecr_repository_urls)) == toset(["auth_svc", "video_svc", "notify_svc", "webhook_svc", "processor_svc", "webapp"])
     error_message = "One repository per service image."
   }
 }
