@@ -23,6 +23,7 @@ from ops.client_api import (
     EXIT_UNAVAILABLE,
     BaseUrls,
 )
+from ops.devstack import DevStack
 from ops.localinfra import free_port
 from tests.e2e.media import decoded_size, make_video
 from tests.receiver import Receiver
@@ -38,16 +39,19 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 class Client:
     """The command line with its own config directory (where the token is kept) and the stack's URLs."""
 
-    def __init__(self, urls: BaseUrls, config_home: Path) -> None:
+    def __init__(self, urls: BaseUrls, config_home: Path, origin: str | None = None) -> None:
         ambient = ("FRAMEPIPE_URL", "FRAMEPIPE_TOKEN")
         self.env = {k: v for k, v in os.environ.items() if k not in ambient}
-        self.env.update(
-            XDG_CONFIG_HOME=str(config_home),
-            FRAMEPIPE_AUTH_URL=urls.auth,
-            FRAMEPIPE_VIDEO_URL=urls.video,
-            FRAMEPIPE_NOTIFY_URL=urls.notify,
-            FRAMEPIPE_WEBHOOK_URL=urls.webhook,
-        )
+        self.env.update(XDG_CONFIG_HOME=str(config_home))
+        if origin:  # everything through the one origin, as in Compose and Kubernetes
+            self.env.update(FRAMEPIPE_URL=origin)
+        else:
+            self.env.update(
+                FRAMEPIPE_AUTH_URL=urls.auth,
+                FRAMEPIPE_VIDEO_URL=urls.video,
+                FRAMEPIPE_NOTIFY_URL=urls.notify,
+                FRAMEPIPE_WEBHOOK_URL=urls.webhook,
+            )
         self.token_file = config_home / "framepipe" / "token.json"
 
     def __call__(self, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -65,6 +69,12 @@ def client(urls: BaseUrls, tmp_path: Path) -> Client:
     return Client(urls, tmp_path / "config")
 
 
+@pytest.fixture(params=["each service's URL", "the one origin"])
+def any_client(request: pytest.FixtureRequest, urls: BaseUrls, stack: DevStack, tmp_path: Path) -> Client:
+    origin = stack.url("gateway") if request.param == "the one origin" else None
+    return Client(urls, tmp_path / "config", origin)
+
+
 @pytest.fixture
 def account(client: Client) -> tuple[str, str]:
     email, password = f"cli-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery"
@@ -73,8 +83,9 @@ def account(client: Client) -> tuple[str, str]:
 
 
 def test_the_client_registers_logs_in_uploads_watches_downloads_lists_and_deletes(
-    client: Client, tmp_path: Path
+    any_client: Client, tmp_path: Path
 ) -> None:
+    client = any_client
     email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
     registered = client("register", "--email", email, "--password", "correct horse battery")
     assert registered.returncode == EXIT_OK, registered.stderr
