@@ -20,6 +20,11 @@ from webapp.routes import ROUTES, Target
 log = structlog.get_logger(__name__)
 
 CLIENT = web.AppKey("gateway_client", aiohttp.ClientSession)
+# Requests that change something never reuse a kept-alive connection: a replica that is stopping may close one
+# just as a request is sent on it, and such a request cannot be sent again. On a fresh connection, a refusal
+# means nothing was sent (another replica takes it), and an accepted one is served to the end by the graceful
+# shutdown.
+FRESH_CLIENT = web.AppKey("gateway_fresh_client", aiohttp.ClientSession)
 # RFC 9110 §7.6.1: hop-by-hop, never forwarded (Content-Length is recomputed by whoever frames the body).
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
@@ -34,13 +39,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def client_session(connect_timeout: float) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=None)
-        async with aiohttp.ClientSession(
-            timeout=timeout,
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),  # a proxy keeps no one's cookies
-            connector=aiohttp.TCPConnector(limit=0),  # event streams hold connections for as long as they live
-        ) as session:
-            app[CLIENT] = session
+
+        def session(force_close: bool) -> aiohttp.ClientSession:
+            return aiohttp.ClientSession(
+                timeout=timeout,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),  # a proxy keeps no one's cookies
+                # limit=0: event streams hold their connections for as long as they live
+                connector=aiohttp.TCPConnector(limit=0, force_close=force_close),
+            )
+
+        async with session(force_close=False) as kept, session(force_close=True) as fresh:
+            app[CLIENT], app[FRESH_CLIENT] = kept, fresh
             yield
 
     return ctx
@@ -72,7 +82,7 @@ def _proxy(service: Target, bases: tuple[str, ...]) -> Handler:
 
 
 async def _send(request: web.Request, order: tuple[str, ...], service: str) -> aiohttp.ClientResponse:
-    session = request.app[CLIENT]
+    session = request.app[CLIENT if request.method in RETRYABLE_METHODS else FRESH_CLIENT]
     headers = _forwarded_headers(request)
     body = request.content.iter_chunked(CHUNK_BYTES) if request.body_exists else None
     for base in order:
