@@ -6,18 +6,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.bus.connection import broker_urls
 
 
 class BaseServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # Inputs stay out of validation errors: a broker or database URL carries its password.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     log_level: str = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     http_host: str = "0.0.0.0"  # noqa: S104 - services listen on every interface inside their container
     http_port: int
+    # One URL, or one per node of a cluster separated by commas: connections fail over between them.
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_url_lists_brokers(cls, value: SecretStr) -> SecretStr:
+        broker_urls(value.get_secret_value())
+        return value
 
 
 class DatabaseSettings(BaseSettings):
