@@ -26,12 +26,13 @@ from contracts import (
     VideoProcessingStartedV1,
     VideoUploadedV1,
 )
-from processor_svc import jobdir
+from processor_svc import jobdir, receipt
 from processor_svc.archive import ManifestHeader, zip_of_frames
 from processor_svc.extraction import check_extraction, extraction_argv, finished_frames
 from processor_svc.media import Limits, MediaRejected, check_limits
 from processor_svc.probing import keyframes_suffice, probe
 from processor_svc.progress import ProgressThrottle
+from processor_svc.receipt import Extracted
 from processor_svc.runner import Brake, run_tool
 from servicekit.bus import MessageContext, Publisher
 from servicekit.storage import Storage
@@ -60,15 +61,6 @@ class Outcome:
     bytes: int = 0
 
 
-@dataclass(frozen=True)
-class Extracted:
-    frames: int
-    duration: Fraction
-    stored_key: str
-    size_bytes: int
-    sha256: str
-
-
 def result_key(event: VideoUploadedV1) -> str:
     return f"results/{event.video_id}.zip"  # deterministic: a retry overwrites, never duplicates
 
@@ -93,8 +85,7 @@ async def process_video(
     deadline = asyncio.timeout(config.timeout_seconds)
     try:
         async with deadline:
-            with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
-                result = await _extract(event, workdir, config, storage, publish)
+            result = await _stored_or_extracted(event, ctx, config, storage, publish)
     except MediaRejected as rejected:
         return await _fail(event, ctx, publish, rejected.code, rejected.message)
     except TimeoutError:
@@ -135,6 +126,21 @@ async def _fail(
         )
     )
     return Outcome(code.value)
+
+
+async def _stored_or_extracted(
+    event: VideoUploadedV1, ctx: MessageContext, config: JobConfig, storage: Storage, publish: Publish
+) -> Extracted:
+    """This upload event's result: the one an earlier run of it stored (receipt.py), or a new one."""
+    if not ctx.reprocess:
+        stored = await receipt.stored_result(storage, ctx.envelope.id, result_key(event))
+        if stored is not None:
+            log.info("result_already_stored", frames=stored.frames)
+            return stored
+    with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
+        result = await _extract(event, workdir, config, storage, publish)
+    await receipt.write_receipt(storage, ctx.envelope.id, result)
+    return result
 
 
 async def _extract(

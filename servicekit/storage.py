@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,10 +135,25 @@ class Storage:
         try:
             await self._s3.head_object(Bucket=self.bucket, Key=key)
         except self._s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _not_found(exc):
                 return False
             raise
         return True
+
+    async def tag(self, key: str, tags: Mapping[str, str]) -> None:
+        """Set the object's tags (they live and go with the object, and writing them adds no object version)."""
+        tag_set = [{"Key": name, "Value": value} for name, value in tags.items()]
+        await self._s3.put_object_tagging(Bucket=self.bucket, Key=key, Tagging={"TagSet": tag_set})
+
+    async def tags_of(self, key: str) -> dict[str, str] | None:
+        """The object's tags; None when there is no such object."""
+        try:
+            response = await self._s3.get_object_tagging(Bucket=self.bucket, Key=key)
+        except self._s3.exceptions.ClientError as exc:
+            if _not_found(exc):
+                return None
+            raise
+        return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
 
     async def delete(self, *keys: str) -> None:
         if keys:
@@ -162,6 +177,10 @@ class Storage:
             await self._s3.head_bucket(Bucket=self.bucket)
         except self._s3.exceptions.ClientError:
             await self._s3.create_bucket(Bucket=self.bucket)
+
+
+def _not_found(exc: Any) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 def content_disposition(filename: str) -> str:

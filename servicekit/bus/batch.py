@@ -62,7 +62,8 @@ class _Item:
     attempt: int
 
     def context(self, queue: str, conn: asyncpg.Connection) -> MessageContext:
-        return MessageContext(self.envelope, queue, self.attempt, bool(self.message.redelivered), conn)
+        redelivered, reprocess = bool(self.message.redelivered), reprocess_requested(self.message)
+        return MessageContext(self.envelope, queue, self.attempt, redelivered, conn, reprocess)
 
 
 class _Acks:

@@ -88,11 +88,12 @@ class FailoverConnection(RobustConnection):
         await super()._on_connection_close(closing)
 
 
-async def connect(url: str, name: str) -> AbstractRobustConnection:
+async def connect(url: str, name: str, *, first: int | None = None) -> FailoverConnection:
     """A failover connection named `name` (the service), open on the first node that answers: each node of
-    `url` is tried once, from a random one; fails only when none answers."""
+    `url` is tried once, from node number `first` (random by default); fails only when none answers."""
     urls = broker_urls(url)
-    first = random.randrange(len(urls))  # noqa: S311 - spreading clients, not security
+    if first is None:
+        first = random.randrange(len(urls))  # noqa: S311 - spreading clients, not security
     error: BaseException | None = None
     for offset in range(len(urls)):
         connection = FailoverConnection(

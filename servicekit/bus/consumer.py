@@ -49,13 +49,15 @@ class PermanentError(Exception):
 @dataclass(frozen=True)
 class MessageContext:
     """What a handler knows about the message it handles. `conn` is the open transaction (inbox row
-    included) for consumers with a database, None otherwise."""
+    included) for consumers with a database, None otherwise. `reprocess`: an operator replayed the event to be
+    handled again even if it was handled before (a handler that skips work it finds done must not skip it)."""
 
     envelope: Envelope[EventData]
     queue: str
     attempt: int
     redelivered: bool
     conn: asyncpg.Connection | None
+    reprocess: bool = False
 
     @property
     def db(self) -> asyncpg.Connection:
@@ -196,9 +198,8 @@ class Consumer:
     ) -> str:
         reprocess = reprocess_requested(message)
         if self._pool is None:
-            await handler(
-                envelope.data, MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), None)
-            )
+            context = MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), None, reprocess)
+            await handler(envelope.data, context)
             return "ack"
         async with self._pool.acquire() as conn, conn.transaction():
             if reprocess:
@@ -206,9 +207,8 @@ class Consumer:
                 log.info("message_reprocessed", replay_id=str(message.headers.get(REPLAY_ID_HEADER)))
             elif not await inbox.claim(conn, self.spec.name, envelope.id, envelope.type):
                 return "duplicate"
-            await handler(
-                envelope.data, MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), conn)
-            )
+            context = MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), conn, reprocess)
+            await handler(envelope.data, context)
         return "ack"
 
     async def _settle(self, message: AbstractIncomingMessage, event_type: str, outcome: str) -> None:
