@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from ops.chaos.load import UploadLoad
 from ops.chaos.stack import ChaosStack
+from ops.dev_process import ServiceProcess
 
 IN_FLIGHT = re.compile(r"^processor_jobs_in_flight (\S+)$", re.MULTILINE)
 
@@ -46,22 +48,31 @@ class FaultRecord:
         return self.started <= instant <= self.ended
 
 
-Fault = Callable[[ChaosStack, Timings, FaultRecord], Awaitable[None]]
+@dataclass(frozen=True)
+class Target:
+    """What a fault hurts (the stack) and what it may use (the load, to start a long job)."""
+
+    stack: ChaosStack
+    load: UploadLoad
+    timings: Timings
 
 
-async def leader_node_killed(stack: ChaosStack, timings: Timings, record: FaultRecord) -> None:
-    cluster = stack.cluster
+Fault = Callable[[Target, FaultRecord], Awaitable[None]]
+
+
+async def leader_node_killed(target: Target, record: FaultRecord) -> None:
+    cluster = target.stack.cluster
     node = await cluster.leader_node()
     record.detail = node.short
     record.broker_hits.append(time.monotonic())
     cluster.kill(node)
-    await asyncio.sleep(timings.node_down)
+    await asyncio.sleep(target.timings.node_down)
     await cluster.restart(node)
-    await _settled(stack)
+    await _settled(target.stack)
 
 
-async def node_partitioned(stack: ChaosStack, timings: Timings, record: FaultRecord) -> None:
-    cluster = stack.cluster
+async def node_partitioned(target: Target, record: FaultRecord) -> None:
+    cluster = target.stack.cluster
     node = await cluster.leader_node()
     record.detail = node.short
     record.broker_hits.append(time.monotonic())
@@ -70,11 +81,11 @@ async def node_partitioned(stack: ChaosStack, timings: Timings, record: FaultRec
         await cluster.wait_paused(node, within=cluster.net_ticktime * 3 + 30)
     finally:
         cluster.heal()
-    await _settled(stack)
+    await _settled(target.stack)
 
 
-async def rolling_restart(stack: ChaosStack, timings: Timings, record: FaultRecord) -> None:
-    cluster = stack.cluster
+async def rolling_restart(target: Target, record: FaultRecord) -> None:
+    cluster = target.stack.cluster
     for node in cluster.nodes:
         await cluster.wait_quorum_safe(node)
         record.broker_hits.append(time.monotonic())
@@ -82,44 +93,44 @@ async def rolling_restart(stack: ChaosStack, timings: Timings, record: FaultReco
         await cluster.restart(node)
         await cluster.wait_cluster()
     record.detail = " ".join(node.short for node in cluster.nodes)
-    await _settled(stack)
+    await _settled(target.stack)
 
 
-async def postgres_restarted(stack: ChaosStack, timings: Timings, record: FaultRecord) -> None:
-    await stack.postgres.restart()
+async def postgres_restarted(target: Target, record: FaultRecord) -> None:
+    await target.stack.postgres.restart()
 
 
-async def s3_unavailable(stack: ChaosStack, timings: Timings, record: FaultRecord) -> None:
-    record.detail = f"{timings.s3_outage:.0f}s"
-    await stack.s3_proxy.cut()
+async def s3_unavailable(target: Target, record: FaultRecord) -> None:
+    record.detail = f"{target.timings.s3_outage:.0f}s"
+    await target.stack.s3_proxy.cut()
     try:
-        await asyncio.sleep(timings.s3_outage)
+        await asyncio.sleep(target.timings.s3_outage)
     finally:
-        await stack.s3_proxy.restore()
+        await target.stack.s3_proxy.restore()
 
 
-async def smtp_down(stack: ChaosStack, timings: Timings, record: FaultRecord) -> None:
-    record.detail = f"{timings.smtp_outage:.0f}s"
-    stack.smtp.stop()
+async def smtp_down(target: Target, record: FaultRecord) -> None:
+    record.detail = f"{target.timings.smtp_outage:.0f}s"
+    target.stack.smtp.stop()
     try:
-        await asyncio.sleep(timings.smtp_outage)
+        await asyncio.sleep(target.timings.smtp_outage)
     finally:
-        stack.smtp.start()
+        target.stack.smtp.start()
 
 
-async def worker_killed(stack: ChaosStack, timings: Timings, record: FaultRecord) -> None:
-    """Waits (up to a minute) for a processor with a job running, kills it, and starts a new one."""
-    system = stack.system
+async def worker_killed(target: Target, record: FaultRecord) -> None:
+    """Uploads the long clip, waits (up to a minute) for a processor to be running a job, kills it -9 with its
+    ffmpeg, and starts a new one."""
+    system = target.stack.system
+    target.load.upload_long()
     deadline = time.monotonic() + 60
+    busy: list[ServiceProcess] = []
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
-        while True:
+        while not busy and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
             busy = [w for w in system.processors if w.running and await _jobs_in_flight(http, system.url(w.name)) > 0]
-            if busy or time.monotonic() > deadline:
-                break
-            await asyncio.sleep(0.05)
-    running = [w for w in system.processors if w.running]
-    victim = busy[0] if busy else running[0]
-    record.detail = f"{victim.name}{'' if busy else ' (idle)'}"
+    victim = busy[0] if busy else next(w for w in system.processors if w.running)
+    record.detail = victim.name if busy else f"{victim.name} (idle)"
     victim.kill_group()
     await victim.wait(10)
     await system.add_processor()
@@ -137,10 +148,10 @@ FAULTS: dict[str, Fault] = {
 BROKER_FAULTS = frozenset({"leader-node-killed", "node-partitioned", "rolling-restart"})
 
 
-async def inject(name: str, stack: ChaosStack, timings: Timings) -> FaultRecord:
+async def inject(name: str, target: Target) -> FaultRecord:
     record = FaultRecord(name, time.monotonic())
     try:
-        await FAULTS[name](stack, timings, record)
+        await FAULTS[name](target, record)
     finally:
         record.ended = time.monotonic()
     return record

@@ -8,8 +8,10 @@ import contextlib
 import itertools
 import time
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -39,13 +41,22 @@ class Upload:
         return self.status == 202 and self.video_id is not None
 
 
-class UploadLoad:
-    """`users` users uploading `clip` one upload every `every` seconds in turn (an open loop: an upload that hangs
-    does not hold the next one back)."""
+@dataclass(frozen=True)
+class Clips:
+    steady: Path  # what users upload all along (a second of video: a job of a fraction of a second)
+    long: Path  # a job long enough to be caught in the middle (tens of seconds of video, see `LONG_INTERVAL`)
 
-    def __init__(self, urls: BaseUrls, clip: Path, *, every: float, users: int = 4) -> None:
+
+LONG_INTERVAL = 0.1  # frames of the long clip every 0.1 s: ffmpeg works for seconds
+
+
+class UploadLoad:
+    """`users` users uploading the steady clip one upload every `every` seconds in turn (an open loop: an upload
+    that hangs does not hold the next one back)."""
+
+    def __init__(self, urls: BaseUrls, clips: Clips, *, every: float, users: int = 4) -> None:
         self.urls = urls
-        self.clip = clip
+        self.clips = clips
         self.every = every
         self.users = users
         self.uploads: list[Upload] = []
@@ -65,9 +76,7 @@ class UploadLoad:
         index = 0
         next_at = time.monotonic()
         while not until.is_set():
-            task = asyncio.create_task(self._upload(index % len(self.apis)))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self._start(self._upload(index % len(self.apis), self.clips.steady, 1))
             index += 1
             next_at += self.every
             with contextlib.suppress(TimeoutError):
@@ -75,11 +84,20 @@ class UploadLoad:
         if self._running:
             await asyncio.wait(set(self._running), timeout=180)
 
-    async def _upload(self, user: int) -> None:
+    def upload_long(self) -> None:
+        """One upload of the long clip, counted with the others."""
+        self._start(self._upload(0, self.clips.long, LONG_INTERVAL))
+
+    def _start(self, upload: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(upload)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _upload(self, user: int, clip: Path, interval: float) -> None:
         record = Upload(started=time.monotonic(), user=user)
         self.uploads.append(record)
         try:
-            answer = await self.apis[user].upload(self.clip, 1, None, lambda _: None)
+            answer = await self.apis[user].upload(clip, interval, None, lambda _: None)
             record.status, record.video_id = 202, answer["items"][0]["id"]
         except ApiError as exc:
             record.status = exc.status

@@ -9,14 +9,13 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 import structlog
 
-from ops.chaos.faults import FAULTS, FaultRecord, Timings, inject
+from ops.chaos.faults import FAULTS, FaultRecord, Target, Timings, inject
 from ops.chaos.figures import Figures, collect
-from ops.chaos.load import FailoverProbes, OutboxWatch, UploadLoad
+from ops.chaos.load import Clips, FailoverProbes, OutboxWatch, UploadLoad
 from ops.chaos.stack import DATABASE, ChaosStack
 from ops.client_api import BaseUrls
 
@@ -43,11 +42,11 @@ def shuffled_faults(seed: int | None = None) -> Iterator[str]:
         yield from names
 
 
-async def run_chaos(stack: ChaosStack, clip: Path, plan: Plan) -> Figures:
+async def run_chaos(stack: ChaosStack, clips: Clips, plan: Plan) -> Figures:
     system = stack.system
     urls = BaseUrls(system.url("auth"), system.url("video"), system.url("notify"))
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
-        load = UploadLoad(urls, clip, every=plan.upload_every)
+        load = UploadLoad(urls, clips, every=plan.upload_every)
         await load.sign_up(http)
         probes = FailoverProbes(stack.cluster.urls())
         leader = await stack.cluster.leader_node()
@@ -59,7 +58,7 @@ async def run_chaos(stack: ChaosStack, clip: Path, plan: Plan) -> Figures:
         started = time.monotonic()
         records: list[FaultRecord] = []
         try:
-            await _inject_on_schedule(stack, plan, started, records)
+            await _inject_on_schedule(Target(stack, load, plan.timings), plan, started, records)
         finally:
             stop_load.set()
             await uploads
@@ -72,14 +71,14 @@ async def run_chaos(stack: ChaosStack, clip: Path, plan: Plan) -> Figures:
             await probes.stop()
 
 
-async def _inject_on_schedule(stack: ChaosStack, plan: Plan, started: float, records: list[FaultRecord]) -> None:
+async def _inject_on_schedule(target: Target, plan: Plan, started: float, records: list[FaultRecord]) -> None:
     await asyncio.sleep(plan.warmup)
     slot = time.monotonic()
     for name in plan.schedule:
         if plan.duration is not None and time.monotonic() - started >= plan.duration:
             break
         log.info("chaos_fault_started", fault=name, at=round(time.monotonic() - started, 1))
-        record = await inject(name, stack, plan.timings)
+        record = await inject(name, target)
         records.append(record)
         log.info("chaos_fault_ended", fault=name, detail=record.detail, took=round(record.ended - record.started, 1))
         slot = max(slot + plan.fault_every, record.ended)  # a fault longer than its slot delays the next one

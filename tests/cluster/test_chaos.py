@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ops.chaos.faults import FAULTS, Timings
+from ops.chaos.load import Clips
 from ops.chaos.run import Plan, run_chaos
 from ops.chaos.stack import ChaosStack
 from ops.localcluster import LocalRabbitCluster
@@ -24,7 +25,7 @@ SHORT = Timings(node_down=2, s3_outage=8, smtp_outage=8)
 async def test_no_accepted_upload_is_lost_or_handled_twice_through_every_fault_on_a_three_node_cluster(
     cluster: LocalRabbitCluster, tmp_path: Path
 ) -> None:
-    clip = make_video(tmp_path / "clip.mp4", seconds=1)
+    clips = Clips(make_video(tmp_path / "clip.mp4", seconds=1), make_video(tmp_path / "long.mp4", 30, size="320x240"))
     stack = ChaosStack(cluster=cluster, processors=1)
     await stack.start()
     try:
@@ -37,7 +38,7 @@ async def test_no_accepted_upload_is_lost_or_handled_twice_through_every_fault_o
             drain_within=150,
             timings=SHORT,
         )
-        figures = await run_chaos(stack, clip, plan)
+        figures = await run_chaos(stack, clips, plan)
     finally:
         await stack.stop()
     report = "\n".join(figures.report())
