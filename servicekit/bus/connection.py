@@ -66,6 +66,8 @@ class FailoverConnection(RobustConnection):
         self._nodes = [URL(url) for url in urls]
         self._current = start % len(self._nodes)
         self._service = service
+        for node in self._nodes:  # every node's series from 0, so the first move to a node counts as an increase
+            BROKER_CONNECTS.labels(service, node_of(node))
         super().__init__(self._nodes[self._current], **kwargs)
 
     @property
