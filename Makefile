@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc ops
 
-.PHONY: install lint fmt test test-unit test-integration test-e2e run schemas bench validate-deploy clean
+.PHONY: install lint fmt test test-unit test-integration test-e2e run schemas bench chaos validate-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ schemas: install
 
 bench: install
 	for b in bus auth upload list processor notify replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
+
+# The chaos soak on a three-node RabbitMQ cluster (30 minutes; CHAOS_ARGS="--minutes 10" for less). Needs root.
+chaos: install
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 # Offline validation of every deployment file (compose, Kubernetes, Terraform, workflows, Dockerfile).
 validate-deploy:
