@@ -3,15 +3,25 @@
 A job runs again for the same upload event when its acknowledgement or its outcome's confirm was lost (its broker
 node died, or was cut off, after the ZIP was stored). With the receipt, that run publishes the stored result's
 outcome instead of extracting and uploading the ZIP a second time. An operator's `replay --mode reprocess` still
-extracts again. Without a receipt (an older ZIP, or a run that died between the upload and the tags), the job
-simply runs: the ZIP is overwritten, as before."""
+extracts again.
+
+The upload event's id is a tag of the ZIP from its creation, so no stored ZIP lacks it, even when the job was cut
+off while S3 was completing the upload. What it holds (frames, duration, size, SHA-256) is tagged once the upload
+returned; a ZIP without those (its job cut off in between) is read back once to learn them. A ZIP without any
+receipt (stored before receipts existed) is simply made again."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import uuid
+import zipfile
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
+from processor_svc.archive import MANIFEST_NAME
 from servicekit.storage import Storage
 
 UPLOAD_EVENT = "framepipe-upload-event"
@@ -30,11 +40,16 @@ class Extracted:
     sha256: str
 
 
+def creation_tags(upload_event: uuid.UUID) -> dict[str, str]:
+    """The tags a result ZIP is created with."""
+    return {UPLOAD_EVENT: str(upload_event)}
+
+
 async def write_receipt(storage: Storage, upload_event: uuid.UUID, result: Extracted) -> None:
     await storage.tag(
         result.stored_key,
         {
-            UPLOAD_EVENT: str(upload_event),
+            **creation_tags(upload_event),
             FRAMES: str(result.frames),
             DURATION: f"{result.duration.numerator}/{result.duration.denominator}",
             SIZE: str(result.size_bytes),
@@ -43,8 +58,8 @@ async def write_receipt(storage: Storage, upload_event: uuid.UUID, result: Extra
     )
 
 
-async def stored_result(storage: Storage, upload_event: uuid.UUID, key: str) -> Extracted | None:
-    """The result stored under `key` for this very upload event, if there is one with its receipt."""
+async def stored_result(storage: Storage, upload_event: uuid.UUID, key: str, workdir: Path) -> Extracted | None:
+    """The result stored under `key` for this very upload event, if there is one."""
     tags = await storage.tags_of(key)
     if not tags or tags.get(UPLOAD_EVENT) != str(upload_event):
         return None
@@ -57,4 +72,25 @@ async def stored_result(storage: Storage, upload_event: uuid.UUID, key: str) -> 
             sha256=tags[SHA256],
         )
     except (KeyError, ValueError, ZeroDivisionError):
-        return None
+        pass  # stored, but its job was cut off before the summary: read it back
+    local = workdir / "stored.zip"
+    await storage.download_to(key, local)
+    result = await asyncio.to_thread(_summary_of, local, key)
+    await write_receipt(storage, upload_event, result)
+    return result
+
+
+def _summary_of(path: Path, key: str) -> Extracted:
+    digest = hashlib.sha256()
+    with path.open("rb") as stored:
+        while chunk := stored.read(1024 * 1024):
+            digest.update(chunk)
+    with zipfile.ZipFile(path) as archive:
+        manifest = json.loads(archive.read(MANIFEST_NAME))
+    return Extracted(
+        frames=int(manifest["frame_count"]),
+        duration=Fraction(str(manifest["duration_seconds"])),
+        stored_key=key,
+        size_bytes=path.stat().st_size,
+        sha256=digest.hexdigest(),
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,19 +133,24 @@ async def _stored_or_extracted(
     event: VideoUploadedV1, ctx: MessageContext, config: JobConfig, storage: Storage, publish: Publish
 ) -> Extracted:
     """This upload event's result: the one an earlier run of it stored (receipt.py), or a new one."""
-    if not ctx.reprocess:
-        stored = await receipt.stored_result(storage, ctx.envelope.id, result_key(event))
-        if stored is not None:
-            log.info("result_already_stored", frames=stored.frames)
-            return stored
     with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
-        result = await _extract(event, workdir, config, storage, publish)
+        if not ctx.reprocess:
+            stored = await receipt.stored_result(storage, ctx.envelope.id, result_key(event), workdir)
+            if stored is not None:
+                log.info("result_already_stored", frames=stored.frames)
+                return stored
+        result = await _extract(event, ctx.envelope.id, workdir, config, storage, publish)
     await receipt.write_receipt(storage, ctx.envelope.id, result)
     return result
 
 
 async def _extract(
-    event: VideoUploadedV1, workdir: Path, config: JobConfig, storage: Storage, publish: Publish
+    event: VideoUploadedV1,
+    upload_event: uuid.UUID,
+    workdir: Path,
+    config: JobConfig,
+    storage: Storage,
+    publish: Publish,
 ) -> Extracted:
     source = workdir / "source"
     await storage.download_to(event.source.key, source)
@@ -191,7 +197,9 @@ async def _extract(
         finished_frames(out_dir, event.options.image_format, ffmpeg, brake), header, interval, info.duration, verify
     )
     try:
-        stored = await storage.put_stream(result_key(event), chunks, content_type="application/zip")
+        stored = await storage.put_stream(
+            result_key(event), chunks, content_type="application/zip", tags=receipt.creation_tags(upload_event)
+        )
     finally:
         if not ffmpeg.done():
             ffmpeg.cancel()  # the runner kills ffmpeg's process group

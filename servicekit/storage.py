@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -39,9 +40,17 @@ class Storage:
         self.bucket = bucket
 
     async def put_stream(
-        self, key: str, chunks: AsyncIterator[bytes], content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        content_type: str = "application/octet-stream",
+        tags: Mapping[str, str] | None = None,
     ) -> StoredObject:
-        """Stream `chunks` to `key`. Any exception from the iterator or S3 aborts the upload, leaving nothing."""
+        """Stream `chunks` to `key`. Any exception from the iterator or S3 aborts the upload, leaving nothing.
+        `tags` are part of the object from its creation (they cannot be missing from a stored object)."""
+        created_with: dict[str, str] = {"ContentType": content_type}
+        if tags:
+            created_with["Tagging"] = urllib.parse.urlencode(dict(tags))
         digest = hashlib.sha256()
         buffer = bytearray()
         size = 0
@@ -55,16 +64,14 @@ class Storage:
                 buffer += chunk
                 while len(buffer) >= PART_SIZE:
                     if upload_id is None:
-                        created = await self._s3.create_multipart_upload(
-                            Bucket=self.bucket, Key=key, ContentType=content_type
-                        )
+                        created = await self._s3.create_multipart_upload(Bucket=self.bucket, Key=key, **created_with)
                         upload_id = created["UploadId"]
                     with memoryview(buffer) as view:
                         part = bytes(view[:PART_SIZE])
                     del buffer[:PART_SIZE]  # in place: no second copy of the remainder
                     pending = await self._send_part(pending, key, upload_id, len(parts) + 1, part, parts)
             if upload_id is None:
-                await self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer), ContentType=content_type)
+                await self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer), **created_with)
             else:
                 if buffer or not parts:
                     pending = await self._send_part(pending, key, upload_id, len(parts) + 1, bytes(buffer), parts)

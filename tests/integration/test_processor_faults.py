@@ -193,33 +193,44 @@ async def test_a_worker_killed_mid_ffmpeg_leaves_no_orphan_and_the_job_completes
     assert list((work / JOBS_SUBDIR).iterdir()) == []
 
 
-@pytest.mark.parametrize(("replay_headers", "writes"), [({}, 1), (REPROCESS, 2)], ids=["redelivered", "reprocessed"])
+@pytest.mark.parametrize(
+    ("replay_headers", "receipt_cut_short", "writes"),
+    [({}, False, 1), ({}, True, 1), (REPROCESS, False, 2)],
+    ids=["redelivered", "redelivered-before-its-receipt-was-complete", "reprocessed"],
+)
 async def test_a_job_run_again_for_an_upload_whose_result_is_stored_publishes_that_result_without_writing_it_again(
-    amqp_url: str, local_s3: LocalS3, run_id: str, tmp_path: Path, replay_headers: dict[str, str], writes: int
+    amqp_url: str,
+    local_s3: LocalS3,
+    run_id: str,
+    tmp_path: Path,
+    replay_headers: dict[str, str],
+    receipt_cut_short: bool,
+    writes: int,
 ) -> None:
-    bucket = f"proc-rerun-{run_id}-{writes}"
+    bucket = f"proc-rerun-{run_id}-{writes}{'c' if receipt_cut_short else ''}"
     settings = processor_settings(amqp_url, local_s3, bucket, tmp_path / "work", processor_concurrency=1)
     async with processor_env(settings) as env:
         async with s3_client(local_s3) as s3:
             await s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         upload = await stored_upload(env.storage, tiny_h264(tmp_path / "v.mp4", 2))
-        video_id = upload.data.video_id
+        video_id, key = upload.data.video_id, f"results/{upload.data.video_id}.zip"
         await env.publisher.publish(upload)
         first = await env.outcomes.wait_final(video_id)
+        if receipt_cut_short:  # the job was cut off after the ZIP was stored, before its summary was tagged
+            await env.storage.tag(key, {"framepipe-upload-event": str(upload.id)})
         # The same upload event again, as the broker redelivers a job whose ack or outcome confirm was lost (or as
         # an operator's `replay --mode reprocess` sends it).
-        await env.publisher.publish_raw(
-            encode(upload), str(upload.id), upload.type, {**amqp_headers(upload), **replay_headers}
-        )
+        headers = {**amqp_headers(upload), **replay_headers}
+        await env.publisher.publish_raw(encode(upload), str(upload.id), upload.type, headers)
         await eventually(lambda: len(outcome_ids(env, video_id)) == 2, timeout=60)
         async with s3_client(local_s3) as s3:
-            listing = await s3.list_object_versions(Bucket=bucket, Prefix=f"results/{video_id}.zip")
+            listing = await s3.list_object_versions(Bucket=bucket, Prefix=key)
     second = env.outcomes.final(video_id)
     assert first.event_type == second.event_type == "video.processed.v1"
     assert second.frame_count == first.frame_count
     assert len(listing.get("Versions", [])) == writes
     if writes == 1:
-        assert second.result == first.result  # the stored ZIP's own size and digest, from its receipt
+        assert second.result == first.result  # the stored ZIP's own size and digest
 
 
 def s3_client(s3: LocalS3) -> Any:
