@@ -83,36 +83,65 @@ class Figures:
     def report(self) -> list[str]:
         accepted = self.accepted
         answered = [u for u in self.uploads if u.status]
-        refused = [u for u in answered if not u.accepted]
-        broker = [f.seconds for f in self.failovers if f.seconds is not None]
-        unrecovered = [f.fault for f in self.failovers if f.seconds is None]
         in_fault = [u.ended - u.started for u in accepted if self.during_faults(u)]
         calm = [u.ended - u.started for u in accepted if not self.during_faults(u)]
-        lines = [
-            f"chaos run: {self.seconds / 60:.1f} min, {len(self.faults)} faults: "
-            + ", ".join(f"{f.name}({f.detail})" if f.detail else f.name for f in self.faults),
-            f"  accepted uploads         {len(accepted)}   (refused: {len(refused)} with an error answer, "
-            f"{len(self.uploads) - len(answered)} unanswered)",
+        return [
+            f"chaos run: {self.seconds / 60:.1f} min, {len(self.faults)} faults",
+            f"  accepted uploads         {len(accepted)}   (refused: {len(answered) - len(accepted)} with an error "
+            f"answer, {len(self.uploads) - len(answered)} unanswered)",
             f"  terminal states          {sum(self.terminal.values())}   (done {self.terminal['done']}, "
             f"failed {self.terminal['failed']}{_codes(self.failure_codes)})",
             f"  lost (accepted, never terminal)            {len(self.lost)}",
             f"  duplicate effects: second ZIP upload        {len(self.second_zips)}",
             f"                     second e-mail, one outcome {len(self.second_emails)}",
             f"  e-mails missing for a terminal video        {len(self.missing_emails)}",
-            f"  failover time, broker faults (n={len(broker)}): p50 {_s(percentile(broker, 50))}   "
-            f"p99 {_s(percentile(broker, 99))}   max {_s(max(broker, default=None))}"
-            + (f"   NOT RECOVERED: {unrecovered}" if unrecovered else ""),
-        ]
-        for name in sorted({f.fault for f in self.failovers}):
-            times = [f.seconds for f in self.failovers if f.fault == name and f.seconds is not None]
-            lines.append(f"    {name:<20} " + " ".join(_s(t) for t in times))
-        lines += [
+            *self._failover_lines(),
             f"  upload latency p99: during faults {_ms(percentile(in_fault, 99))} (n={len(in_fault)}), "
             f"outside faults {_ms(percentile(calm, 99))} (n={len(calm)}), ratio "
             f"{_ratio(percentile(in_fault, 99), percentile(calm, 99))}",
             f"  outbox max lag           {self.outbox_max_lag:.1f} s   ({self.outbox_samples} samples)",
+            *self._fault_lines(),
+            *self._evidence_lines(),
             *self.notes,
         ]
+
+    def _evidence_lines(self) -> list[str]:
+        """The first few ids behind every count that should be zero, to look them up in the services' log."""
+        found = {
+            "lost": self.lost,
+            "second ZIP": list(self.second_zips),
+            "second e-mail": list(self.second_emails),
+            "no e-mail": self.missing_emails,
+        }
+        return [f"  {what}: {' '.join(ids[:5])}" for what, ids in found.items() if ids]
+
+    def _failover_lines(self) -> list[str]:
+        broker = [f.seconds for f in self.failovers if f.seconds is not None]
+        unrecovered = [f.fault for f in self.failovers if f.seconds is None]
+        lines = [
+            f"  failover time, broker faults (n={len(broker)}): p50 {_s(percentile(broker, 50))}   "
+            f"p99 {_s(percentile(broker, 99))}   max {_s(max(broker, default=None))}"
+            + (f"   NOT RECOVERED: {unrecovered}" if unrecovered else "")
+        ]
+        for name in sorted({f.fault for f in self.failovers}):
+            times = [f.seconds for f in self.failovers if f.fault == name and f.seconds is not None]
+            lines.append(f"    {name:<20} " + " ".join(_s(t) for t in times))
+        return lines
+
+    def _fault_lines(self) -> list[str]:
+        """One line per fault: when, how long, and what the uploads made while it lasted became."""
+        start = min((u.started for u in self.uploads), default=0.0)
+        lines = ["  per fault: start, length, uploads while it lasted (accepted/refused), their p99, their failures"]
+        for fault in self.faults:
+            during = [u for u in self.uploads if fault.covers(u.started)]
+            taken = [u for u in during if u.accepted]
+            failed = [u for u in taken if self.states.get(str(u.video_id), {}).get("status") == "failed"]
+            latency = percentile([u.ended - u.started for u in taken], 99)
+            name = f"{fault.name}({fault.detail})" if fault.detail else fault.name
+            lines.append(
+                f"    +{_clock(fault.started - start)} {name:<36} {fault.ended - fault.started:6.1f} s   "
+                f"{len(taken):3d}/{len(during) - len(taken):<3d} p99 {_ms(latency):>8}   failed {len(failed)}"
+            )
         return lines
 
 
@@ -204,6 +233,10 @@ def _codes(codes: Counter[str]) -> str:
 
 def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} s"
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def _ms(value: float | None) -> str:
