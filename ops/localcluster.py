@@ -6,10 +6,9 @@ rolling restart), or cut off from the others (`partition`).
 It never touches the machine's own node: its nodes are `fpc<run>-<n>@localhost`, listen on free ports, keep their
 data under a scratch directory and read neither /etc/rabbitmq nor the system's cookie. Only epmd is shared.
 
-Partitions are iptables rules in a chain of this process's own (`FP-PART-<pid>`), matching only this cluster's
-distribution ports and addresses: each node's outgoing distribution connections come from a loopback address of its
-own (127.x.y.n), so a node can be cut from its peers while clients still reach its AMQP port. The chain goes with
-`stop()`; a run killed half-way leaves it, and the next cluster started on the machine removes it."""
+Partitions are iptables rules (ops/netcut.py) matching only this cluster's distribution ports and addresses: each
+node's outgoing distribution connections come from a loopback address of its own (127.x.y.n), so a node can be cut
+from its peers while clients still reach its AMQP port."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -28,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops import scratch
+from ops import netcut, scratch
 from ops.localinfra import free_port
 
 SCRIPTS_DIRS = (Path("/usr/lib/rabbitmq/bin"), Path("/usr/lib/rabbitmq/sbin"))
-CHAIN_PREFIX = "FP-PART-"
 CLI_TIMEOUT = 60.0
 # One scheduler, no busy waiting: three nodes share a small machine with the services under test.
 ERL_ARGS = "+S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none"
@@ -85,7 +82,7 @@ class LocalRabbitCluster:
         self._run = uuid.uuid4().hex[:6]
         self._scripts = scripts_dir()
         self._ctl_ports = free_port()
-        self._chain = f"{CHAIN_PREFIX}{os.getpid()}"
+        self._cuts = netcut.NetCuts()
         self._cut: set[int] = set()
         subnet = f"127.{random.randrange(64, 250)}.{random.randrange(1, 250)}"  # noqa: S311 - not security
         home = self.root / "home"
@@ -119,7 +116,7 @@ class LocalRabbitCluster:
         """Kill every node, remove the partition rules and the data. Safe to call twice."""
         for node in self.nodes:
             _kill_group(node.process)
-        remove_chain(self._chain)
+        self._cuts.remove()
         scratch.remove(self.root)
 
     # --- faults --------------------------------------------------------------------------------------------------
@@ -143,15 +140,11 @@ class LocalRabbitCluster:
 
     def partition(self, node: Node) -> None:
         """Cut `node` off from its peers: no distribution traffic either way. Clients still reach its AMQP port."""
-        _iptables("-N", self._chain, check=False)
-        if _iptables("-C", "INPUT", "-j", self._chain, check=False) != 0:
-            _iptables("-I", "INPUT", "-j", self._chain)
-        for rule in _partition_rules(node):
-            _iptables("-A", self._chain, *rule, "-j", "DROP")
+        self._cuts.cut(node.dist_port, node.source_ip)
         self._cut.add(node.index)
 
     def heal(self) -> None:
-        _iptables("-F", self._chain, check=False)
+        self._cuts.heal()
         self._cut.clear()
 
     # --- what the cluster says ----------------------------------------------------------------------------------
@@ -343,46 +336,7 @@ class LocalRabbitCluster:
 def sweep_stale() -> None:
     """Remove what clusters of runs that died half-way left behind: their nodes, data and partition rules."""
     scratch.sweep("rabbit", _kill_stale_nodes)
-    for chain in _chains():
-        pid = int(chain.removeprefix(CHAIN_PREFIX))
-        if not scratch.alive(pid):
-            remove_chain(chain)
-
-
-def remove_chain(chain: str) -> None:
-    if shutil.which("iptables") is None:
-        return
-    while _iptables("-D", "INPUT", "-j", chain, check=False) == 0:
-        pass
-    _iptables("-F", chain, check=False)
-    _iptables("-X", chain, check=False)
-
-
-def _partition_rules(node: Node) -> list[tuple[str, ...]]:
-    """Every packet to or from the node's distribution listener, and every packet of the connections the node
-    opened to its peers (they come from its own address)."""
-    return [
-        ("-p", "tcp", "--dport", str(node.dist_port)),
-        ("-p", "tcp", "--sport", str(node.dist_port)),
-        ("-s", node.source_ip),
-        ("-d", node.source_ip),
-    ]
-
-
-def _chains() -> list[str]:
-    if shutil.which("iptables") is None:
-        return []
-    out = subprocess.run(["iptables", "-S"], capture_output=True, text=True, timeout=30, check=False).stdout
-    return re.findall(rf"^-N ({re.escape(CHAIN_PREFIX)}\d+)$", out, flags=re.MULTILINE)
-
-
-def _iptables(*args: str, check: bool = True) -> int:
-    if shutil.which("iptables") is None:
-        raise ClusterError("iptables is not installed (apt-get install iptables; .ci/run installs it)")
-    done = subprocess.run(["iptables", "-w", "10", *args], capture_output=True, text=True, timeout=30, check=False)
-    if check and done.returncode != 0:
-        raise ClusterError(f"iptables {' '.join(args)}: {done.stderr.strip()}")
-    return done.returncode
+    netcut.sweep_stale()
 
 
 def _kill_stale_nodes(root: Path) -> None:
