@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PKGS   := contracts servicekit auth_svc video_svc notify_svc processor_svc webhook_svc webapp ops
 
-.PHONY: install lint fmt test test-unit test-integration test-e2e test-browser screenshots run schemas contracts-dist bench validate-deploy clean
+.PHONY: install lint fmt test test-unit test-integration test-e2e test-browser screenshots run schemas contracts-dist bench chaos validate-deploy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ contracts-dist: install
 
 bench: install
 	for b in bus auth upload list live processor notify webhooks replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
+
+# The chaos soak on a three-node RabbitMQ cluster (30 minutes; CHAOS_ARGS="--minutes 10" for less). Needs root.
+chaos: install
+	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 # Offline validation of every deployment file (compose, Kubernetes, Terraform, workflows, Dockerfile).
 validate-deploy:

@@ -46,6 +46,15 @@ DEFAULTS = {
     # A Ctrl-C should not wait a minute for a running job; the job is requeued and finished on the next run.
     "SHUTDOWN_GRACE_SECONDS": "10",
 }
+# Settings a developer may have exported for their own stack, which must not leak into a stack of the tests' or the
+# benchmarks' own (it brings its own S3, keys and work directories).
+AMBIENT_SETTINGS = (
+    "S3_ENDPOINT_URL",
+    "S3_PUBLIC_ENDPOINT_URL",
+    "JWT_PRIVATE_KEY_FILE",
+    "JWT_PUBLIC_KEYS_DIR",
+    "WORK_DIR",
+)
 # moto accepts any credentials; botocore refuses to sign without some.
 LOCAL_S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "framepipe-dev", "AWS_SECRET_ACCESS_KEY": "framepipe-dev-secret"}
 

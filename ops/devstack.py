@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import aio_pika
 import aiohttp
 import asyncpg
 from pydantic import SecretStr
@@ -29,6 +28,8 @@ from ops.dev_env import (
 from ops.dev_process import LineSink, ServiceProcess
 from ops.localinfra import LocalS3, LocalSMTP, LocalToolMissing, MailSink
 from ops.s3mirror import BucketMirror
+from servicekit.bus.connection import connect as connect_broker
+from servicekit.bus.connection import safe_url
 from servicekit.settings import StorageSettings
 from servicekit.storage import open_storage
 from servicekit.tokens import generate_keypair
@@ -204,7 +205,7 @@ class DevStack:
         try:
             admin = await asyncpg.connect(admin_url, timeout=10)
         except (OSError, asyncpg.PostgresError) as exc:
-            raise DevStackError(f"PostgreSQL is not reachable at {_safe(admin_url)}: {exc}") from None
+            raise DevStackError(f"PostgreSQL is not reachable at {safe_url(admin_url)}: {exc}") from None
         try:
             if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
                 await admin.execute(f'CREATE DATABASE "{name}"')
@@ -214,9 +215,9 @@ class DevStack:
     async def _check_broker(self) -> None:
         url = self.settings["AMQP_URL"]
         try:
-            connection = await aio_pika.connect(url, timeout=10)
+            connection = await connect_broker(url, "framepipe-dev/check")
         except Exception as exc:  # aiormq raises many unrelated types for "cannot connect"
-            raise DevStackError(f"RabbitMQ is not reachable at {_safe(url)}: {exc!r}") from None
+            raise DevStackError(f"RabbitMQ is not reachable at {safe_url(url)}: {exc!r}") from None
         await connection.close()
 
     async def _start_s3(self) -> None:
@@ -302,13 +303,3 @@ def _not_ready_message(pending: dict[str, str], processes: dict[str, ServiceProc
     for name, state in pending.items():
         parts.append(f"{name}: {state}\n  last lines:\n{processes[name].last_lines()}")
     return "\n".join(parts)
-
-
-def _safe(url: str) -> str:
-    """A URL for messages: the password replaced."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url

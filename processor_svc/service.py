@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,13 +28,14 @@ from contracts import (
     VideoProcessingStartedV1,
     VideoUploadedV1,
 )
-from processor_svc import jobdir
+from processor_svc import jobdir, receipt
 from processor_svc.archive import ManifestHeader, zip_of_frames
 from processor_svc.extraction import check_extraction, extraction_argv, finished_frames
 from processor_svc.media import Limits, MediaRejected, check_limits
 from processor_svc.previews import PreviewCollector, preview_key
 from processor_svc.probing import keyframes_suffice, probe
 from processor_svc.progress import ProgressThrottle
+from processor_svc.receipt import Extracted
 from processor_svc.runner import Brake, run_tool
 from servicekit.bus import MessageContext, Publisher
 from servicekit.storage import Storage
@@ -62,16 +64,6 @@ class Outcome:
     bytes: int = 0
 
 
-@dataclass(frozen=True)
-class Extracted:
-    frames: int
-    duration: Fraction
-    stored_key: str
-    size_bytes: int
-    sha256: str
-    previews: tuple[str, ...]
-
-
 def result_key(event: VideoUploadedV1) -> str:
     return f"results/{event.video_id}.zip"  # deterministic: a retry overwrites, never duplicates
 
@@ -96,8 +88,7 @@ async def process_video(
     deadline = asyncio.timeout(config.timeout_seconds)
     try:
         async with deadline:
-            with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
-                result = await _extract(event, workdir, config, storage, publish)
+            result = await _stored_or_extracted(event, ctx, config, storage, publish)
     except MediaRejected as rejected:
         return await _fail(event, ctx, publish, rejected.code, rejected.message)
     except TimeoutError:
@@ -141,8 +132,28 @@ async def _fail(
     return Outcome(code.value)
 
 
+async def _stored_or_extracted(
+    event: VideoUploadedV1, ctx: MessageContext, config: JobConfig, storage: Storage, publish: Publish
+) -> Extracted:
+    """This upload event's result: the one an earlier run of it stored (receipt.py), or a new one."""
+    with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
+        if not ctx.reprocess:
+            stored = await receipt.stored_result(storage, ctx.envelope.id, result_key(event), event.video_id, workdir)
+            if stored is not None:
+                log.info("result_already_stored", frames=stored.frames)
+                return stored
+        result = await _extract(event, ctx.envelope.id, workdir, config, storage, publish)
+    await receipt.write_receipt(storage, ctx.envelope.id, result)
+    return result
+
+
 async def _extract(
-    event: VideoUploadedV1, workdir: Path, config: JobConfig, storage: Storage, publish: Publish
+    event: VideoUploadedV1,
+    upload_event: uuid.UUID,
+    workdir: Path,
+    config: JobConfig,
+    storage: Storage,
+    publish: Publish,
 ) -> Extracted:
     source = workdir / "source"
     await storage.download_to(event.source.key, source)
@@ -189,7 +200,9 @@ async def _extract(
     frames_out = previews.tap(finished_frames(out_dir, event.options.image_format, ffmpeg, brake))
     chunks = zip_of_frames(frames_out, header, interval, info.duration, verify)
     try:
-        stored = await storage.put_stream(result_key(event), chunks, content_type="application/zip")
+        stored = await storage.put_stream(
+            result_key(event), chunks, content_type="application/zip", tags=receipt.creation_tags(upload_event)
+        )
         preview_keys = await _store_previews(event, await previews.images(), storage)
     finally:
         previews.cancel()

@@ -28,6 +28,11 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 3, 5, 8, 13, 21, 34, 55, 89),
 )
 MESSAGES_PUBLISHED = Counter("bus_messages_published_total", "Events published (confirmed)", ["service", "type"])
+BROKER_CONNECTS = Counter(
+    "bus_broker_connects_total",
+    "Connections opened to a broker node (each reconnection or failover adds one)",
+    ["service", "node"],
+)
 OUTBOX_PENDING = Gauge("outbox_pending_events", "Outbox rows not yet published", ["service"])
 OUTBOX_OLDEST_AGE = Gauge("outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox row", ["service"])
 

@@ -81,7 +81,7 @@ class OutboxRelay:
         self._last_housekeeping = 0.0
 
     async def run(self) -> None:
-        """Publish until cancelled. Survives broker and database outages: errors back off and retry."""
+        """Publish until cancelled. Survives broker and database outages, and any error: it backs off and retries."""
         listener = asyncio.create_task(self._listen())
         try:
             backoff = 0.1
@@ -90,7 +90,10 @@ class OutboxRelay:
                     published = await self.publish_pending()
                     await self._housekeeping()
                     backoff = 0.1
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except Exception as exc:
+                    # Whatever the database, its driver or the broker throws, the relay lives on: a relay that died
+                    # would leave every committed event unpublished, silently. (A PostgreSQL restart in the middle of
+                    # a query made asyncpg raise InternalClientError, which is none of its usual exception types.)
                     log.warning("outbox_relay_error", error=f"{type(exc).__name__}: {exc}")
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)

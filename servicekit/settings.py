@@ -10,10 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SETTINGS_CONFIG = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
+from servicekit.bus.connection import broker_urls
+
+# Inputs stay out of validation errors: a broker or database URL carries its password.
+SETTINGS_CONFIG = SettingsConfigDict(
+    env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
+)
 
 
 class BaseServiceSettings(BaseSettings):
@@ -26,11 +31,18 @@ class BaseServiceSettings(BaseSettings):
     # On SIGTERM: how long requests already running may take to finish before they are cut (video_svc's
     # largest upload sets it in production; see docs/deploy.md, "Rollouts").
     http_shutdown_timeout_seconds: float = Field(default=60, ge=0)
+    # One URL, or one per node of a cluster separated by commas: connections fail over between them.
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     # Traces are exported over OTLP/HTTP to this base URL (…/v1/traces) when set; unset exports nothing, and
     # the trace context received in requests and events is still passed on.
     otel_exporter_otlp_endpoint: str | None = None
     otel_traces_sampler_arg: float = Field(default=1.0, ge=0, le=1)
+
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_url_lists_brokers(cls, value: SecretStr) -> SecretStr:
+        broker_urls(value.get_secret_value())
+        return value
 
 
 class DatabaseSettings(BaseSettings):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import AsyncIterator
+import urllib.parse
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +46,17 @@ class Storage:
         self._readiness_key = readiness_key
 
     async def put_stream(
-        self, key: str, chunks: AsyncIterator[bytes], content_type: str = "application/octet-stream"
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        content_type: str = "application/octet-stream",
+        tags: Mapping[str, str] | None = None,
     ) -> StoredObject:
-        """Stream `chunks` to `key`. Any exception from the iterator or S3 aborts the upload, leaving nothing."""
+        """Stream `chunks` to `key`. Any exception from the iterator or S3 aborts the upload, leaving nothing.
+        `tags` are part of the object from its creation (they cannot be missing from a stored object)."""
+        created_with: dict[str, str] = {"ContentType": content_type}
+        if tags:
+            created_with["Tagging"] = urllib.parse.urlencode(dict(tags))
         digest = hashlib.sha256()
         buffer = bytearray()
         size = 0
@@ -61,16 +70,14 @@ class Storage:
                 buffer += chunk
                 while len(buffer) >= PART_SIZE:
                     if upload_id is None:
-                        created = await self._s3.create_multipart_upload(
-                            Bucket=self.bucket, Key=key, ContentType=content_type
-                        )
+                        created = await self._s3.create_multipart_upload(Bucket=self.bucket, Key=key, **created_with)
                         upload_id = created["UploadId"]
                     with memoryview(buffer) as view:
                         part = bytes(view[:PART_SIZE])
                     del buffer[:PART_SIZE]  # in place: no second copy of the remainder
                     pending = await self._send_part(pending, key, upload_id, len(parts) + 1, part, parts)
             if upload_id is None:
-                await self.put_bytes(key, bytes(buffer), content_type)
+                await self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer), **created_with)
             else:
                 if buffer or not parts:
                     pending = await self._send_part(pending, key, upload_id, len(parts) + 1, bytes(buffer), parts)
@@ -145,10 +152,25 @@ class Storage:
         try:
             await self._s3.head_object(Bucket=self.bucket, Key=key)
         except self._s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _not_found(exc):
                 return False
             raise
         return True
+
+    async def tag(self, key: str, tags: Mapping[str, str]) -> None:
+        """Set the object's tags (they live and go with the object, and writing them adds no object version)."""
+        tag_set = [{"Key": name, "Value": value} for name, value in tags.items()]
+        await self._s3.put_object_tagging(Bucket=self.bucket, Key=key, Tagging={"TagSet": tag_set})
+
+    async def tags_of(self, key: str) -> dict[str, str] | None:
+        """The object's tags; None when there is no such object."""
+        try:
+            response = await self._s3.get_object_tagging(Bucket=self.bucket, Key=key)
+        except self._s3.exceptions.ClientError as exc:
+            if _not_found(exc):
+                return None
+            raise
+        return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
 
     async def delete(self, *keys: str) -> None:
         if keys:
@@ -171,7 +193,7 @@ class Storage:
         try:
             response = await self._s3.get_object(Bucket=self.bucket, Key=self._readiness_key)
         except self._s3.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in _NOT_THERE:
+            if not _not_found(exc):
                 raise
             await self._s3.put_object(Bucket=self.bucket, Key=self._readiness_key, Body=b"")
             return
@@ -183,6 +205,10 @@ class Storage:
             await self._s3.head_bucket(Bucket=self.bucket)
         except self._s3.exceptions.ClientError:
             await self._s3.create_bucket(Bucket=self.bucket)
+
+
+def _not_found(exc: Any) -> bool:
+    return exc.response.get("Error", {}).get("Code") in _NOT_THERE
 
 
 def content_disposition(filename: str) -> str:

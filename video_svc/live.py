@@ -8,7 +8,6 @@ told to catch up: it reads what changed since its last event, which is also how 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections import defaultdict
@@ -20,6 +19,7 @@ import asyncpg
 import structlog
 from prometheus_client import Counter, Gauge
 
+from servicekit.pglisten import listen
 from video_svc import store
 from video_svc.views import render_video
 
@@ -32,7 +32,6 @@ STREAMS_BEHIND = Counter("video_event_streams_behind_total", "Streams told to ca
 # Commits are not ordered by the time their rows were stamped: a row stamped earlier may commit later. Catching up
 # re-reads this much before the last event a stream saw; a change read twice is harmless (clients keep the newest).
 CATCH_UP_MARGIN = timedelta(seconds=30)
-RECONNECT_SECONDS = (0.2, 0.5, 1, 2, 5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -115,13 +114,23 @@ class LiveChanges:
         self._streams: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
         self._pending: set[uuid.UUID] = set()
         self._wake = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
     async def start(self) -> None:
-        await self._listen()
         self._tasks.append(asyncio.create_task(self._deliver_forever(), name="video-live-deliver"))
+        self._tasks.append(
+            asyncio.create_task(
+                listen(
+                    self._dsn,
+                    self._channel,
+                    self._on_notify,
+                    self._listening,
+                    application_name=f"framepipe-{self._channel}-live",
+                ),
+                name="video-live-listen",
+            )
+        )
 
     def end_streams(self) -> None:
         """Every stream ends (their handlers return), and streams opened from now on end at once: the service is
@@ -135,9 +144,6 @@ class LiveChanges:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._listener.close(), 2)
 
     def subscribe(self, owner_id: uuid.UUID) -> Subscription:
         subscription = Subscription(owner_id, asyncio.Queue(self._queue_size))
@@ -165,15 +171,7 @@ class LiveChanges:
             rows = await store.changed_since(conn, owner_id, since, limit)
         return [change_of(row) for row in rows]
 
-    async def _listen(self) -> None:
-        connection = await asyncpg.connect(
-            self._dsn, timeout=10, server_settings={"application_name": f"framepipe-{self._channel}-live"}
-        )
-        await connection.add_listener(self._channel, self._on_notify)
-        connection.add_termination_listener(self._on_lost)
-        self._listener = connection
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         owner, _, video = payload.partition(" ")
         try:
             owner_id, video_id = uuid.UUID(owner), uuid.UUID(video)
@@ -183,24 +181,11 @@ class LiveChanges:
             self._pending.add(video_id)
             self._wake.set()
 
-    def _on_lost(self, _conn: object) -> None:
-        if not self._closed:
-            log.warning("live_listener_lost")
-            self._tasks.append(asyncio.create_task(self._reconnect(), name="video-live-reconnect"))
-
-    async def _reconnect(self) -> None:
-        for attempt in range(1_000_000):
-            await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
-            try:
-                await self._listen()
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                log.info("live_listener_reconnect_failed", error=f"{type(exc).__name__}: {exc}")
-                continue
-            log.info("live_listener_restored")
-            # What was notified while nobody listened is lost: every stream reads what it missed.
-            for subscription in self._all_streams():
-                subscription.offer(CATCH_UP)
-            return
+    def _listening(self) -> None:
+        """(Re)connected: what was committed while nobody listened was notified to no one, so every stream reads
+        what it missed (none are open at the first connection)."""
+        for subscription in self._all_streams():
+            subscription.offer(CATCH_UP)
 
     def _all_streams(self) -> Iterable[Subscription]:
         return [s for subscriptions in self._streams.values() for s in subscriptions]

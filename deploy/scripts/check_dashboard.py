@@ -11,10 +11,11 @@ KNOWN_METRICS = {
     "outbox_oldest_pending_age_seconds", "processor_jobs_total", "processor_job_duration_seconds_bucket",
     "processor_ffmpeg_duration_seconds_bucket", "processor_jobs_in_flight", "notify_emails_total",
     "rabbitmq_queue_messages_ready", "rabbitmq_queue_consumers", "bus_batch_size_sum", "bus_batch_size_count",
+    "bus_broker_connects_total",
 }
 PROMQL_WORDS = {
     "sum", "by", "rate", "histogram_quantile", "clamp_min", "max", "increase", "le", "service", "queue",
-    "outcome", "kind", "status", "label_values", "without", "avg", "min",
+    "outcome", "kind", "status", "label_values", "without", "avg", "min", "node",
 }
 
 

@@ -64,8 +64,9 @@ class _Item:
     span: Span  # this message's own span in its producer's trace, ended when the batch is settled
 
     def context(self, queue: str, conn: asyncpg.Connection) -> MessageContext:
-        redelivered = bool(self.message.redelivered)
-        return MessageContext(self.envelope, queue, self.attempt, redelivered, conn, tracing.in_span(self.span))
+        redelivered, reprocess = bool(self.message.redelivered), reprocess_requested(self.message)
+        trace = tracing.in_span(self.span)
+        return MessageContext(self.envelope, queue, self.attempt, redelivered, conn, trace, reprocess)
 
 
 class _Acks:

@@ -51,7 +51,8 @@ class PermanentError(Exception):
 @dataclass(frozen=True)
 class MessageContext:
     """What a handler knows about the message it handles. `conn` is the open transaction (inbox row
-    included) for consumers with a database, None otherwise."""
+    included) for consumers with a database, None otherwise. `reprocess`: an operator replayed the event to be
+    handled again even if it was handled before (a handler that skips work it finds done must not skip it)."""
 
     envelope: Envelope[EventData]
     queue: str
@@ -59,6 +60,7 @@ class MessageContext:
     redelivered: bool
     conn: asyncpg.Connection | None
     trace: Context | None = None  # the span handling this message: events it causes continue its trace
+    reprocess: bool = False
 
     @property
     def db(self) -> asyncpg.Connection:
@@ -204,10 +206,10 @@ class Consumer:
         reprocess = reprocess_requested(message)
         current = otel_context.get_current()
         if self._pool is None:
-            await handler(
-                envelope.data,
-                MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), None, current),
+            context = MessageContext(
+                envelope, self.spec.name, attempt, bool(message.redelivered), None, current, reprocess
             )
+            await handler(envelope.data, context)
             return "ack"
         async with self._pool.acquire() as conn, conn.transaction():
             if reprocess:
@@ -215,10 +217,10 @@ class Consumer:
                 log.info("message_reprocessed", replay_id=str(message.headers.get(REPLAY_ID_HEADER)))
             elif not await inbox.claim(conn, self.spec.name, envelope.id, envelope.type):
                 return "duplicate"
-            await handler(
-                envelope.data,
-                MessageContext(envelope, self.spec.name, attempt, bool(message.redelivered), conn, current),
+            context = MessageContext(
+                envelope, self.spec.name, attempt, bool(message.redelivered), conn, current, reprocess
             )
+            await handler(envelope.data, context)
         return "ack"
 
     async def _settle(self, message: AbstractIncomingMessage, event_type: str, outcome: str) -> None:

@@ -105,9 +105,8 @@ class Publisher:
         build an aio_pika.Message only to have it turned into these. Published on aiormq's channel under the
         robust one: the same confirms and returns (`on_return_raises`), bounded by aiormq's own
         asyncio.timeout rather than asyncio.wait_for, which would run every publish in a task of its own."""
-        assert self._channel is not None, "Publisher.start() was not awaited"
         try:
-            channel = await self._channel.get_underlay_channel()
+            channel = await self._underlay_channel()
             confirmation = await channel.basic_publish(
                 body,
                 exchange=exchange,
@@ -123,3 +122,12 @@ class Publisher:
             raise PublishError(f"publish of {routing_key} failed: {type(exc).__name__}: {exc}") from exc
         if not isinstance(confirmation, Basic.Ack):
             raise PublishError(f"publish of {routing_key} was not confirmed: {confirmation!r}")
+
+    async def _underlay_channel(self) -> aiormq.abc.AbstractChannel:
+        """The open aiormq channel. While the connection is moving to another node this waits for it, within the
+        publish timeout: a publish fails rather than hangs when no node answers."""
+        assert self._channel is not None, "Publisher.start() was not awaited"
+        if self._connection.connected.is_set():
+            return await self._channel.get_underlay_channel()
+        async with asyncio.timeout(self._timeout):
+            return await self._channel.get_underlay_channel()

@@ -16,15 +16,13 @@ import asyncpg
 import pytest
 
 from ops.client_api import BaseUrls
-from ops.dev_env import DEFAULTS, Ports, admin_database_url
+from ops.dev_env import AMBIENT_SETTINGS, DEFAULTS, Ports, admin_database_url
 from ops.devstack import DevConfig, DevStack
 from ops.localinfra import MailSink, free_port
 from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vhost
 from tests.e2e.users import User, sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
-# Settings a developer may have exported for their own stack must not leak into the tests' one.
-AMBIENT = ("S3_ENDPOINT_URL", "S3_PUBLIC_ENDPOINT_URL", "JWT_PRIVATE_KEY_FILE", "JWT_PUBLIC_KEYS_DIR", "WORK_DIR")
 
 
 @pytest.fixture(scope="package")
@@ -33,7 +31,7 @@ async def stack() -> AsyncIterator[DevStack]:
     var = Path(tempfile.mkdtemp(prefix=f"framepipe-e2e-{RUN_ID}-"))
     vhost = make_vhost("e2e")
     database_url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/fp_test_{RUN_ID}_e2e"
-    settings = {k: v for k, v in os.environ.items() if k not in AMBIENT}
+    settings = {k: v for k, v in os.environ.items() if k not in AMBIENT_SETTINGS}
     settings.update(DEFAULTS)
     settings.update(
         DATABASE_URL=database_url,

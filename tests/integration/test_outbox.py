@@ -159,6 +159,37 @@ async def test_a_relay_that_dies_between_confirm_and_mark_publishes_again_and_th
         assert await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", event.id) == 1
 
 
+class DriverBug(Exception):
+    """Stands for an error of no usual type (asyncpg raised InternalClientError when PostgreSQL restarted under it)."""
+
+
+class FailsOnceStrangely:
+    """A publisher whose first publish fails with an exception the relay has never heard of."""
+
+    def __init__(self, real: Publisher) -> None:
+        self.real = real
+        self.failed = False
+
+    async def publish_raw(self, body: bytes, event_id: str, event_type: str, headers: Mapping[str, Any]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise DriverBug("cannot switch to state 15; another operation (2) is in progress")
+        await self.real.publish_raw(body, event_id, event_type, headers)
+
+
+async def test_a_relay_outlives_an_error_of_a_kind_it_does_not_know_and_publishes_the_event_after_it(
+    schema_pool: SchemaPool, amqp: AbstractRobustConnection, publisher: Publisher
+) -> None:
+    spec = await declared(amqp)
+    async with schema_pool.pool.acquire() as conn, conn.transaction():
+        await outbox.enqueue(conn, deleted_event())
+    flaky = FailsOnceStrangely(publisher)
+    async with running(make_relay(schema_pool, flaky)):  # type: ignore[arg-type]
+        await eventually(lambda: flaky.failed)
+        await eventually(lambda: all_sent(schema_pool))
+    assert await depth(amqp, spec.name) == 1
+
+
 async def test_twenty_transactions_committing_out_of_order_leave_nothing_unpublished(
     schema_pool: SchemaPool, amqp: AbstractRobustConnection, publisher: Publisher
 ) -> None:

@@ -16,8 +16,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aioboto3
 import pytest
 
+from contracts.envelope import amqp_headers, encode
 from contracts.topology import QueueSpec
 from ops.localinfra import LocalS3, free_port, wait_for_port
 from processor_svc.jobdir import JOBS_SUBDIR
@@ -29,12 +31,15 @@ from tests.integration.test_processor_support import (
     processor_env,
     processor_settings,
     running,
+    stored_upload,
     submit,
     tiny_h264,
 )
 from tests.support import TcpProxy, depth, eventually
 
 pytestmark = pytest.mark.slow
+
+REPROCESS = {"replay-id": "test-replay", "replay-mode": "reprocess"}  # the headers of `replay --mode reprocess`
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +191,50 @@ async def test_a_worker_killed_mid_ffmpeg_leaves_no_orphan_and_the_job_completes
     assert outcome.result.sha256 == hashlib.sha256(stored).hexdigest()
     assert ffmpeg_pids_mentioning(str(work)) == []
     assert list((work / JOBS_SUBDIR).iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("replay_headers", "receipt_cut_short", "writes"),
+    [({}, False, 1), ({}, True, 1), (REPROCESS, False, 2)],
+    ids=["redelivered", "redelivered-before-its-receipt-was-complete", "reprocessed"],
+)
+async def test_a_job_run_again_for_an_upload_whose_result_is_stored_publishes_that_result_without_writing_it_again(
+    amqp_url: str,
+    local_s3: LocalS3,
+    run_id: str,
+    tmp_path: Path,
+    replay_headers: dict[str, str],
+    receipt_cut_short: bool,
+    writes: int,
+) -> None:
+    bucket = f"proc-rerun-{run_id}-{writes}{'c' if receipt_cut_short else ''}"
+    settings = processor_settings(amqp_url, local_s3, bucket, tmp_path / "work", processor_concurrency=1)
+    async with processor_env(settings) as env:
+        async with s3_client(local_s3) as s3:
+            await s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        upload = await stored_upload(env.storage, tiny_h264(tmp_path / "v.mp4", 2))
+        video_id, key = upload.data.video_id, f"results/{upload.data.video_id}.zip"
+        await env.publisher.publish(upload)
+        first = await env.outcomes.wait_final(video_id)
+        if receipt_cut_short:  # the job was cut off after the ZIP was stored, before its summary was tagged
+            await env.storage.tag(key, {"framepipe-upload-event": str(upload.id)})
+        # The same upload event again, as the broker redelivers a job whose ack or outcome confirm was lost (or as
+        # an operator's `replay --mode reprocess` sends it).
+        headers = {**amqp_headers(upload), **replay_headers}
+        await env.publisher.publish_raw(encode(upload), str(upload.id), upload.type, headers)
+        await eventually(lambda: len(outcome_ids(env, video_id)) == 2, timeout=60)
+        async with s3_client(local_s3) as s3:
+            listing = await s3.list_object_versions(Bucket=bucket, Prefix=key)
+    second = env.outcomes.final(video_id)
+    assert first.event_type == second.event_type == "video.processed.v1"
+    assert second.frame_count == first.frame_count
+    assert len(first.previews) == 2  # one per frame of the 2-second video
+    assert second.previews == first.previews  # the page keeps showing them, whichever run answered
+    assert len(listing.get("Versions", [])) == writes
+    if writes == 1:
+        assert second.result == first.result  # the stored ZIP's own size and digest
+
+
+def s3_client(s3: LocalS3) -> Any:
+    session = aioboto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+    return session.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")

@@ -23,6 +23,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiohttp.test_utils import TestServer
 
 from contracts import EventData, ObjectRef, ProcessingOptions, VideoUploadedV1, decode, new_envelope
+from contracts.envelope import Envelope
 from contracts.events import ImageFormat
 from ops.localinfra import LocalS3
 from processor_svc.app import create_app
@@ -144,6 +145,21 @@ async def submit(
 ) -> uuid.UUID:
     """Store a source as video_svc would and publish its `video.uploaded.v1` (`deliveries` times: the same event
     again, as the broker redelivers a job whose ack was lost)."""
+    envelope = await stored_upload(storage, source, interval=interval, image_format=image_format, filename=filename)
+    for _ in range(deliveries):
+        await publisher.publish(envelope)
+    return envelope.data.video_id
+
+
+async def stored_upload(
+    storage: Storage,
+    source: Path,
+    *,
+    interval: float = 1.0,
+    image_format: ImageFormat = ImageFormat.PNG,
+    filename: str | None = None,
+) -> Envelope[VideoUploadedV1]:
+    """A source stored as video_svc stores it, and the `video.uploaded.v1` event that announces it."""
     video_id = uuid.uuid4()
     key = f"uploads/{video_id}"
     await storage.put_stream(key, _one_chunk(source.read_bytes()))
@@ -157,10 +173,7 @@ async def submit(
         options=ProcessingOptions(interval_seconds=interval, image_format=image_format),
         uploaded_at=datetime.now(UTC),
     )
-    envelope = new_envelope(event, source="framepipe/tests")
-    for _ in range(deliveries):
-        await publisher.publish(envelope)
-    return video_id
+    return new_envelope(event, source="framepipe/tests")
 
 
 async def result_zip(storage: Storage, key: str) -> zipfile.ZipFile:

@@ -49,8 +49,9 @@ locals {
           Resource = ["${var.bucket_arn}/${var.sources_prefix}*"]
         },
         {
+          # Tagging: the receipt on a result ZIP (processor_svc/receipt.py), so a job run again does not write it twice.
           Effect   = "Allow"
-          Action   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
+          Action   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:PutObjectTagging", "s3:GetObjectTagging"]
           Resource = ["${var.bucket_arn}/${var.results_prefix}*"]
         },
       ]
