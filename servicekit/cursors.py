@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+MAX_SEQ = 2**63 - 1  # a PostgreSQL bigint: a larger number was never handed out
+
 
 class InvalidCursor(Exception):
     """The cursor was not one this service handed out."""
@@ -20,6 +22,10 @@ def decode_cursor(prefix: str, cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
         raise InvalidCursor from None
-    if not raw.startswith(prefix) or not raw[len(prefix) :].isdigit():
+    digits = raw[len(prefix) :]
+    if not raw.startswith(prefix) or not digits.isdigit() or len(digits) > len(str(MAX_SEQ)):
         raise InvalidCursor
-    return int(raw[len(prefix) :])
+    seq = int(digits)
+    if seq > MAX_SEQ:
+        raise InvalidCursor
+    return seq

@@ -262,20 +262,41 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
         raise Problem(415, "unsupported_media_type", "Send a JSON body (Content-Type: application/json).")
     try:
         payload = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to parse
         raise Problem(400, "malformed_json", "The request body is not valid JSON.") from None
     return validate(model, payload)
 
 
 def validate(model: type[M], payload: Any) -> M:
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        fields = ", ".join(e["field"] for e in errors)
-        raise Problem(
-            422, "validation_error", "The request is not valid.", f"Invalid: {fields}", errors=errors
-        ) from None
+    """The payload as `model`, or 422 naming every field that is wrong. Text may not contain NUL anywhere: no
+    PostgreSQL text column can hold it, so it would only fail later, as a 500."""
+    errors = [{"field": field, "message": "contains a NUL character"} for field in _fields_with_nul(payload)]
+    if not errors:
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            errors = [
+                {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+                for err in exc.errors(include_url=False, include_input=False)
+            ]
+    fields = ", ".join(e["field"] for e in errors)
+    raise Problem(422, "validation_error", "The request is not valid.", f"Invalid: {fields}", errors=errors)
+
+
+def _fields_with_nul(payload: Any) -> list[str]:
+    """Where text (keys included) holds a NUL; iterative, as a parsed body may nest as deep as the parser allows."""
+    found: list[str] = []
+    pending: list[tuple[str, Any]] = [("body", payload)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            found.append(where)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                here = str(key) if where == "body" else f"{where}.{key}"
+                if "\x00" in str(key):
+                    found.append(here)
+                pending.append((here, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}.{index}", item) for index, item in enumerate(value))
+    return sorted(found)

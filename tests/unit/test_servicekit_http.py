@@ -8,6 +8,7 @@ from urllib.parse import unquote
 import pytest
 from pydantic import BaseModel, Field
 
+from servicekit.cursors import MAX_SEQ, InvalidCursor, decode_cursor, encode_cursor
 from servicekit.http import Problem, validate
 from servicekit.storage import content_disposition
 
@@ -29,6 +30,25 @@ def test_a_body_that_is_not_an_object_is_a_validation_error() -> None:
     with pytest.raises(Problem) as caught:
         validate(Signup, ["not", "an", "object"])
     assert caught.value.status == 422
+
+
+def test_text_with_a_nul_anywhere_is_a_validation_error_naming_where() -> None:
+    nested: object = "deep\x00"
+    for _ in range(5000):  # deeper than recursion would go
+        nested = [nested]
+    with pytest.raises(Problem) as caught:
+        validate(Signup, {"email": "a\x00@example.com", "age": 3, "tags": {"k\x00": 1}, "x": nested})
+    assert caught.value.status == 422
+    fields = [e["field"] for e in caught.value.extra["errors"]]
+    assert fields[:2] == ["email", "tags.k\x00"]
+    assert fields[2].startswith("x.0.0.")
+
+
+def test_cursors_are_only_numbers_a_database_could_have_handed_out() -> None:
+    assert decode_cursor("n:", encode_cursor("n:", MAX_SEQ)) == MAX_SEQ
+    for forged in (encode_cursor("n:", MAX_SEQ + 1), encode_cursor("n:", 10**40), "!!", encode_cursor("m:", 1)):
+        with pytest.raises(InvalidCursor):
+            decode_cursor("n:", forged)
 
 
 @pytest.mark.parametrize(
