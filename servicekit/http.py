@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,6 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from servicekit import tracing
 from servicekit.metrics import http_metrics_middleware, metrics_handler
+from servicekit.problems import Problem as Problem  # re-exported: services raise it from here
+from servicekit.sessions import carries_credentials, served_over_https
 
 log = structlog.get_logger(__name__)
 
@@ -48,28 +50,6 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
 SERVICE_NAME = web.AppKey("service_name", str)
 REQUEST_ID = web.RequestKey("request_id", str)
 CORRELATION_ID = web.RequestKey("correlation_id", str)
-
-
-class Problem(Exception):
-    """An error the client can act on, rendered as problem+json. `code` is stable: clients branch on it."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        title: str,
-        detail: str | None = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.code = code
-        self.title = title
-        self.detail = detail
-        self.headers = dict(headers or {})
-        self.extra = extra
 
 
 def problem_response(request: web.Request, problem: Problem) -> web.Response:
@@ -232,6 +212,7 @@ def base_app(
     )
     app[SERVICE_NAME] = service
     app[READINESS_CHECKS] = {}
+    app.on_response_prepare.append(protective_headers)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)
@@ -241,6 +222,19 @@ def base_app(
         # The same document under a name of its own, so one origin can route every service's to it.
         app.router.add_get(openapi_path(service), openapi)
     return app
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+async def protective_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer: no content sniffing; nothing answered to a request with credentials is cached by the
+    browser or a proxy (a shared computer, a back button after sign-out); HTTPS only, once reached over it."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if carries_credentials(request):
+        response.headers["Cache-Control"] = "no-store"
+    if served_over_https(request):
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 def openapi_path(service: str) -> str:

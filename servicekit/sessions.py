@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from servicekit.http import Problem
+from servicekit.problems import Problem
 
 COOKIE = "framepipe_session"
 SECURE_COOKIE = "__Host-framepipe_session"  # the prefix makes browsers refuse it unless Secure, Path=/, no Domain
@@ -25,6 +25,10 @@ CookieSecurity = Literal["auto", "always", "never"]
 
 def session_token(request: web.Request) -> str | None:
     return request.cookies.get(SECURE_COOKIE) or request.cookies.get(COOKIE) or None
+
+
+def carries_credentials(request: web.Request) -> bool:
+    return "Authorization" in request.headers or session_token(request) is not None
 
 
 def served_over_https(request: web.Request) -> bool:

@@ -68,6 +68,8 @@ async def _page_headers(request: web.Request, response: web.StreamResponse) -> N
     if request.path != "/" and request.path != "/app" and not request.path.startswith("/app/"):
         return  # what the gateway relays carries the service's own headers
     response.headers.update(PAGE_HEADERS)
-    response.headers.setdefault("Cache-Control", "no-cache")  # no build step, no hashed names: revalidate
+    # The page holds no one's data (a session cookie may come along, but nothing depends on it): cacheable, and
+    # revalidated every time, as there is no build step to give files versioned names.
+    response.headers["Cache-Control"] = "no-cache"
     if served_over_https(request):
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
