@@ -22,7 +22,7 @@ from auth_svc.service import (
 )
 from auth_svc.settings import Settings
 from auth_svc.store import User
-from servicekit.http import Problem, correlation_id, parse_json
+from servicekit.http import Problem, client_of, correlation_id, parse_json
 from servicekit.sessions import check_same_origin, clear_session_cookie, session_token, set_session_cookie
 from servicekit.tokens import TOKEN_VERIFIER, Claims, authenticated_user, invalid_token
 
@@ -93,9 +93,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def _log_in(request: web.Request) -> IssuedToken:
     body = await parse_json(request, LoginRequest)
-    # Behind the ALB / reverse proxy, the proxy must be configured to present the real client address
-    # (X-Forwarded-For handling is the deployment's job); X-Forwarded-For is never trusted here.
-    address = request.remote or "unknown"
+    address = client_of(request)  # X-Forwarded-For only through TRUSTED_PROXIES
     try:
         return await service.login(request.app[ACCOUNTS], body.email, body.password, address)
     except InvalidCredentials:

@@ -31,7 +31,7 @@ log = structlog.get_logger(__name__)
 
 def create_app(settings: Settings) -> web.Application:
     signer, verifier = load_keys(settings)  # fails fast on a key set that would reject our own tokens
-    app = base_app(SERVICE, openapi_spec=OPENAPI_SPEC)
+    app = base_app(SERVICE, openapi_spec=OPENAPI_SPEC, trusted_proxies=settings.trusted_proxies)
     app[TOKEN_VERIFIER] = verifier
     app[api.SETTINGS] = settings
     app.cleanup_ctx.extend(
@@ -54,7 +54,12 @@ def _accounts(settings: Settings, signer: TokenSigner) -> CleanupCtx:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2") as executor:
             hasher = password_hasher(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
             passwords = await asyncio.get_running_loop().run_in_executor(executor, Passwords, hasher, executor)
-            throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds)
+            throttle = LoginThrottle(
+                settings.login_max_failures,
+                settings.login_account_max_failures,
+                settings.login_address_max_failures,
+                settings.login_window_seconds,
+            )
             app[api.ACCOUNTS] = Accounts(app[POOL], passwords, signer, throttle)
             yield
 

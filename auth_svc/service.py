@@ -46,8 +46,30 @@ class SessionTooOld(Exception):
 
 @dataclass(frozen=True)
 class LoginThrottle:
-    max_failures: int
+    max_failures: int  # per account and client address
+    account_max_failures: int  # per account, from anywhere
+    address_max_failures: int  # per client address, over every account
     window_seconds: int
+
+    def limits(self, keys: LoginKeys) -> dict[str, int]:
+        return {
+            keys.pair: self.max_failures,
+            keys.account: self.account_max_failures,
+            keys.address: self.address_max_failures,
+        }
+
+
+@dataclass(frozen=True)
+class LoginKeys:
+    """What failed logins are counted by."""
+
+    pair: str
+    account: str
+    address: str
+
+    @classmethod
+    def of(cls, email: str, client_address: str) -> LoginKeys:
+        return cls(f"pair:{email}|{client_address}", f"account:{email}", f"address:{client_address}")
 
 
 @dataclass(frozen=True)
@@ -81,24 +103,29 @@ async def register(accounts: Accounts, email: str, password: str, name: str | No
 
 
 async def login(accounts: Accounts, email: str, password: str, client_address: str) -> IssuedToken:
-    """A token for the right password. The attempt counts against the account before the password is checked
-    (parallel guesses at one account cannot slip past the limit) and is forgotten if it succeeds; the client
-    address is charged only for real failures, so people behind one NAT can log in at the same time."""
-    account_key, address_key = f"account:{email}", f"address:{client_address}"
+    """A token for the right password. The attempt counts against the account (and the account from this
+    address) before the password is checked, so parallel guesses cannot slip past a limit, and is forgotten if
+    it succeeds; the client address is charged only for real failures, so people behind one NAT can log in at
+    the same time. A guesser from one address is stopped on that account long before the account is stopped for
+    everyone (LoginThrottle). Every outcome is logged, with the address and never the password."""
+    keys = LoginKeys.of(email, client_address)
     async with accounts.pool.acquire() as conn:
-        await _admit_attempt(conn, accounts.throttle, account_key, address_key)
+        await _admit_attempt(conn, accounts.throttle, keys, email, client_address)
         credentials = await store.credentials_by_email(conn, email)
     verdict = await accounts.passwords.verify(credentials.password_hash if credentials else None, password)
     if credentials is None or not verdict.valid:
         async with accounts.pool.acquire() as conn:
-            await store.record_failure(conn, address_key)
+            await store.record_failure(conn, keys.address)
+        reason = "unknown_email" if credentials is None else "wrong_password"
+        log.warning("login_failed", email=email, client_address=client_address, reason=reason)
         raise InvalidCredentials
     new_hash = await accounts.passwords.hash(password) if verdict.needs_rehash else None
     async with accounts.pool.acquire() as conn:
-        await store.clear_failures(conn, account_key)
+        await store.clear_failures(conn, keys.account, keys.pair)
         if new_hash is not None:
             await store.replace_password_hash(conn, credentials.user.id, credentials.password_hash, new_hash)
             log.info("password_rehashed", user_id=str(credentials.user.id))
+    log.info("login_succeeded", user_id=str(credentials.user.id), client_address=client_address)
     return _issue(accounts, credentials.user)
 
 
@@ -116,15 +143,21 @@ async def refresh_session(accounts: Accounts, claims: Claims, max_age_seconds: i
     return _issue(accounts, user, claims.auth_time)
 
 
-async def _admit_attempt(conn: asyncpg.Connection, throttle: LoginThrottle, account_key: str, address_key: str) -> None:
-    """Refuse the attempt if the account or the address is over the limit; otherwise count it against the
-    account. Check and count are atomic per account."""
+async def _admit_attempt(
+    conn: asyncpg.Connection, throttle: LoginThrottle, keys: LoginKeys, email: str, client_address: str
+) -> None:
+    """Refuse the attempt if any of its counts is over its limit; otherwise count it against the account and the
+    account from this address. Check and count are atomic per account."""
     async with conn.transaction():
-        await store.lock_key(conn, account_key)
-        wait = await store.blocked_for(conn, [account_key, address_key], throttle.max_failures, throttle.window_seconds)
+        await store.lock_key(conn, keys.account)
+        wait, key = await store.blocked_for(conn, throttle.limits(keys), throttle.window_seconds)
         if wait > 0:
-            raise TooManyAttempts(max(1, math.ceil(wait)))
-        await store.record_failure(conn, account_key)
+            retry_after = max(1, math.ceil(wait))
+            limit = key.partition(":")[0]  # pair, account or address
+            log.warning("login_throttled", email=email, client_address=client_address, limit=limit,
+                        retry_after=retry_after)  # fmt: skip
+            raise TooManyAttempts(retry_after)
+        await store.record_failure(conn, keys.account, keys.pair)
 
 
 async def current_user(accounts: Accounts, user_id: uuid.UUID) -> User:

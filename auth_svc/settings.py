@@ -23,7 +23,12 @@ class Settings(BaseServiceSettings, DatabaseSettings, TokenVerifySettings):
     session_cookie_secure: Literal["auto", "always", "never"] = "auto"
     session_max_seconds: int = Field(default=7 * 86400, gt=0)  # refreshes stop this long after the password
 
+    # Failed logins, counted over a sliding window: per account and client address (a guesser is stopped without
+    # locking the owner out), per account from anywhere (slower: a guesser with many addresses), per address
+    # across accounts (one source trying many accounts).
     login_max_failures: int = Field(default=5, ge=1)
+    login_account_max_failures: int = Field(default=50, ge=1)
+    login_address_max_failures: int = Field(default=30, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
 
     # OWASP's argon2id floor: 19 MiB, t=2, p=1.

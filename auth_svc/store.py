@@ -70,30 +70,33 @@ async def lock_key(conn: asyncpg.Connection, key: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
 
 
-async def blocked_for(conn: asyncpg.Connection, keys: list[str], max_failures: int, window_seconds: int) -> float:
-    """Seconds until every key is below `max_failures` failures in the sliding window (0: not blocked).
-
-    A key is blocked while its `max_failures`-th most recent failure is inside the window; it is free again
-    when that failure leaves the window."""
-    value = await conn.fetchval(
-        "SELECT max(extract(epoch FROM failed_at + make_interval(secs => $3) - clock_timestamp())) FROM ("
-        "  SELECT failed_at, row_number() OVER (PARTITION BY key ORDER BY failed_at DESC) AS n"
-        "  FROM login_failures"
-        "  WHERE key = ANY($1::text[]) AND failed_at > clock_timestamp() - make_interval(secs => $3)"
-        ") recent WHERE n = $2",
-        keys,
-        max_failures,
+async def blocked_for(conn: asyncpg.Connection, limits: dict[str, int], window_seconds: int) -> tuple[float, str]:
+    """(seconds until every key is below its limit of failures in the sliding window, the key that blocks longest);
+    (0, '') when none blocks. A key is blocked while its limit-th most recent failure is inside the window; it is
+    free again when that failure leaves the window."""
+    row = await conn.fetchrow(
+        "SELECT r.key, extract(epoch FROM r.failed_at + make_interval(secs => $3) - clock_timestamp()) AS wait "
+        "FROM ("
+        "  SELECT f.key, f.failed_at, l.max_failures,"
+        "         row_number() OVER (PARTITION BY f.key ORDER BY f.failed_at DESC) AS n"
+        "  FROM login_failures f JOIN unnest($1::text[], $2::int[]) AS l(key, max_failures) ON f.key = l.key"
+        "  WHERE f.failed_at > clock_timestamp() - make_interval(secs => $3)"
+        ") r WHERE r.n = r.max_failures ORDER BY wait DESC LIMIT 1",
+        list(limits),
+        list(limits.values()),
         float(window_seconds),
     )
-    return max(float(value or 0), 0.0)
+    if row is None or row["wait"] <= 0:
+        return 0.0, ""
+    return float(row["wait"]), str(row["key"])
 
 
-async def record_failure(conn: asyncpg.Connection, key: str) -> None:
-    await conn.execute("INSERT INTO login_failures (key) VALUES ($1)", key)
+async def record_failure(conn: asyncpg.Connection, *keys: str) -> None:
+    await conn.executemany("INSERT INTO login_failures (key) VALUES ($1)", [(key,) for key in keys])
 
 
-async def clear_failures(conn: asyncpg.Connection, key: str) -> None:
-    await conn.execute("DELETE FROM login_failures WHERE key = $1", key)
+async def clear_failures(conn: asyncpg.Connection, *keys: str) -> None:
+    await conn.execute("DELETE FROM login_failures WHERE key = ANY($1::text[])", list(keys))
 
 
 async def prune_failures(conn: asyncpg.Connection, window_seconds: int) -> int:

@@ -37,7 +37,7 @@ def create_app(
 ) -> web.Application:
     """The queues default to the contract's; other specs (declared by the caller) let a test run the same service
     with short retry delays."""
-    app = base_app(SERVICE, openapi_spec=SPEC)
+    app = base_app(SERVICE, openapi_spec=SPEC, trusted_proxies=settings.trusted_proxies)
     app[TOKEN_VERIFIER] = TokenVerifier(
         load_public_keys(settings.jwt_public_keys_dir), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )

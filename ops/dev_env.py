@@ -45,6 +45,8 @@ DEFAULTS = {
     "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
     # A Ctrl-C should not wait a minute for a running job; the job is requeued and finished on the next run.
     "SHUTDOWN_GRACE_SECONDS": "10",
+    # The gateway on 8080 is on this machine: its X-Forwarded-For names the browser.
+    "TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
 }
 # Settings a developer may have exported for their own stack, which must not leak into a stack of the tests' or the
 # benchmarks' own (it brings its own S3, keys and work directories).

@@ -55,7 +55,7 @@ def workspace(settings: Settings) -> runtime.CleanupCtx:
 
 def create_app(settings: Settings, *, queue: QueueSpec = PROCESSOR_VIDEO_UPLOADED) -> web.Application:
     """`queue` is the job queue's spec; tests pass one with shorter backoff tiers."""
-    app = base_app(SERVICE)
+    app = base_app(SERVICE, trusted_proxies=settings.trusted_proxies)
     add_readiness_check(app, "ffmpeg", check_tools)
     app.cleanup_ctx.append(workspace(settings))
     app.cleanup_ctx.append(runtime.broker(settings, SERVICE))

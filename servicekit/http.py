@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel, ValidationError
 
 from servicekit import tracing
+from servicekit.clients import Network, client_address, parse_networks
 from servicekit.metrics import http_metrics_middleware, metrics_handler
 from servicekit.problems import Problem as Problem  # re-exported: services raise it from here
 from servicekit.sessions import carries_credentials, served_over_https
@@ -48,6 +49,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, Readiness])
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 SERVICE_NAME = web.AppKey("service_name", str)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
+CLIENT_ADDRESS = web.RequestKey("client_address", str)
 REQUEST_ID = web.RequestKey("request_id", str)
 CORRELATION_ID = web.RequestKey("correlation_id", str)
 
@@ -106,8 +109,11 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     correlation_id = _client_id(request.headers.get(CORRELATION_HEADER)) or request_id
     request[REQUEST_ID] = request_id
     request[CORRELATION_ID] = correlation_id
+    trusted: tuple[Network, ...] = request.app[TRUSTED_PROXIES]
+    client = client_address(request.remote, request.headers.getall("X-Forwarded-For", []), trusted)
+    request[CLIENT_ADDRESS] = client
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id, client=client)
     started = time.perf_counter()
     try:
         response = await handler(request)
@@ -167,6 +173,11 @@ def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     return problem_response(request, Problem(500, "internal_error", "Internal Server Error"))
 
 
+def client_of(request: web.Request) -> str:
+    """The client's address (servicekit.clients: through trusted proxies only)."""
+    return request.get(CLIENT_ADDRESS) or request.remote or "unknown"
+
+
 def correlation_id(request: web.Request) -> str:
     """The id that follows this request into every event it causes (client-supplied X-Correlation-ID, or new)."""
     return request.get(CORRELATION_ID) or request.get(REQUEST_ID) or str(uuid.uuid4())
@@ -202,15 +213,21 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def base_app(
-    service: str, *, openapi_spec: dict[str, Any] | None = None, client_max_size: int = 1024**2
+    service: str,
+    *,
+    openapi_spec: dict[str, Any] | None = None,
+    client_max_size: int = 1024**2,
+    trusted_proxies: str = "",
 ) -> web.Application:
     """An application with the shared middlewares and the operational routes. Services add readiness checks
-    with `add_readiness_check` and their own routes."""
+    with `add_readiness_check` and their own routes. `trusted_proxies`: the settings' TRUSTED_PROXIES, whose
+    X-Forwarded-For the client address is read from."""
     app = web.Application(
         middlewares=[http_metrics_middleware(service), tracing_middleware, request_context_middleware],  # type: ignore[list-item]
         client_max_size=client_max_size,
     )
     app[SERVICE_NAME] = service
+    app[TRUSTED_PROXIES] = parse_networks(trusted_proxies)
     app[READINESS_CHECKS] = {}
     app.on_response_prepare.append(protective_headers)
     app.router.add_get("/healthz", healthz)

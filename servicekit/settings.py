@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from servicekit.bus.connection import broker_urls
+from servicekit.clients import parse_networks
 
 # Inputs stay out of validation errors: a broker or database URL carries its password.
 SETTINGS_CONFIG = SettingsConfigDict(
@@ -31,12 +32,21 @@ class BaseServiceSettings(BaseSettings):
     # On SIGTERM: how long requests already running may take to finish before they are cut (video_svc's
     # largest upload sets it in production; see docs/deploy.md, "Rollouts").
     http_shutdown_timeout_seconds: float = Field(default=60, ge=0)
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated CIDRs): the load balancer's subnets,
+    # Compose's network, the dev gateway's loopback. Empty: the TCP peer is the client.
+    trusted_proxies: str = ""
     # One URL, or one per node of a cluster separated by commas: connections fail over between them.
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
     # Traces are exported over OTLP/HTTP to this base URL (…/v1/traces) when set; unset exports nothing, and
     # the trace context received in requests and events is still passed on.
     otel_exporter_otlp_endpoint: str | None = None
     otel_traces_sampler_arg: float = Field(default=1.0, ge=0, le=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @field_validator("amqp_url")
     @classmethod

@@ -26,7 +26,7 @@ READINESS_KEY = "sources/.readyz"
 def create_app(settings: Settings) -> web.Application:
     # Uploads are read as a multipart stream, which client_max_size does not limit; the default 1 MiB cap
     # only applies to bodies read whole, and video_svc reads none.
-    app = base_app(SERVICE, openapi_spec=openapi_spec(settings))
+    app = base_app(SERVICE, openapi_spec=openapi_spec(settings), trusted_proxies=settings.trusted_proxies)
     app[api.SETTINGS] = settings
     app[TOKEN_VERIFIER] = TokenVerifier(
         load_public_keys(settings.jwt_public_keys_dir), issuer=settings.jwt_issuer, audience=settings.jwt_audience

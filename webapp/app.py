@@ -41,7 +41,7 @@ PAGE_HEADERS = {
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = base_app(SERVICE)
+    app = base_app(SERVICE, trusted_proxies=settings.trusted_proxies)
     app[INDEX] = (STATIC / "index.html").read_bytes()
     app.on_response_prepare.append(_page_headers)
     app.router.add_get("/", _to_app)

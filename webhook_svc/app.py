@@ -29,7 +29,7 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 def create_app(settings: Settings, *, event_queue: QueueSpec = WEBHOOK_EVENTS) -> web.Application:
     """`event_queue` defaults to the contract's queue; another spec (declared by the caller) lets a test run the
     service on a queue of its own."""
-    app = base_app(SERVICE, openapi_spec=SPEC)
+    app = base_app(SERVICE, openapi_spec=SPEC, trusted_proxies=settings.trusted_proxies)
     app[TOKEN_VERIFIER] = TokenVerifier(
         load_public_keys(settings.jwt_public_keys_dir), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )

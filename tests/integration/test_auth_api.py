@@ -55,7 +55,14 @@ def new_email() -> str:
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, amqp_url: str, jwt_keys: JwtKeys) -> AsyncIterator[TestClient[Any, Any]]:
-    settings = auth_settings(database_url, amqp_url, jwt_keys, login_max_failures=3)
+    settings = auth_settings(
+        database_url,
+        amqp_url,
+        jwt_keys,
+        login_max_failures=3,
+        login_account_max_failures=3,
+        login_address_max_failures=3,
+    )
     async with auth_client(settings) as test_client:
         yield test_client
 
@@ -69,11 +76,17 @@ async def register(client: TestClient[Any, Any], email: str, password: str = PAS
     return await response.json()
 
 
-async def login_from(client: TestClient[Any, Any], address: str, email: str, password: str) -> aiohttp.ClientResponse:
-    """A login whose TCP connection comes from `address` (any 127.x.y.z is this machine's loopback)."""
+async def login_from(
+    client: TestClient[Any, Any], address: str, email: str, password: str, forwarded_for: str | None = None
+) -> aiohttp.ClientResponse:
+    """A login whose TCP connection comes from `address` (any 127.x.y.z is this machine's loopback), optionally
+    through a proxy that says it forwards for `forwarded_for`."""
     connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     async with aiohttp.ClientSession(connector=connector) as session:
-        response = await session.post(client.make_url("/login"), json={"email": email, "password": password})
+        response = await session.post(
+            client.make_url("/login"), json={"email": email, "password": password}, headers=headers
+        )
         await response.read()
         return response
 
