@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -25,7 +25,9 @@ from opentelemetry.trace import Span, SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from contracts.envelope import Envelope
-from servicekit.settings import BaseServiceSettings
+
+if TYPE_CHECKING:  # only a type here; importing settings at run time would close a cycle through the bus
+    from servicekit.settings import BaseServiceSettings
 
 TRACER = trace.get_tracer("framepipe")
 _PROPAGATOR = TraceContextTextMapPropagator()

@@ -16,16 +16,25 @@ from contracts.events import MAX_PREVIEWS
 from servicekit.http import Handler, Problem, correlation_id, validate
 from servicekit.runtime import POOL, STORAGE
 from servicekit.tokens import authenticated_user
-from video_svc import service
+from video_svc import admission, service
+from video_svc.admission import QuotaExceeded, TooManyUploads
 from video_svc.live import LiveChanges
 from video_svc.media import CONTAINERS, UploadTooLarge
 from video_svc.settings import Settings
 from video_svc.stream import stream_changes
-from video_svc.upload_form import InvalidForm, MalformedUpload, NoFile, TooManyFiles, read_upload_form
+from video_svc.upload_form import (
+    InvalidForm,
+    MalformedUpload,
+    NoFile,
+    TooManyFiles,
+    UploadStalled,
+    read_upload_form,
+)
 from video_svc.views import render_video
 
 SETTINGS = web.AppKey("video_settings", Settings)
 LIVE = web.AppKey("live_changes", LiveChanges)
+UPLOAD_SLOTS = web.AppKey("upload_slots", admission.UploadSlots)
 EVENT_ID_MAX_DIGITS = 20
 MULTIPART_OVERHEAD = 1024**2  # headers, boundaries and option fields around the files of one request
 
@@ -48,6 +57,28 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
     NoFile: lambda _: Problem(400, "no_file", "Send at least one part named `file`."),
     MalformedUpload: lambda _: Problem(400, "malformed_upload", "The multipart body is incomplete or malformed."),
     InvalidForm: lambda e: Problem(422, "validation_error", "The request is not valid.", str(e), errors=e.errors),
+    UploadStalled: lambda e: Problem(
+        408, "upload_stalled", "The upload was too slow.", f"The client {e.what} {e.seconds:g} seconds."
+    ),
+    TooManyUploads: lambda e: Problem(
+        429,
+        "too_many_uploads",
+        "Too many uploads at once.",
+        "Wait for one to finish." if e.scope == "user" else "The service is busy; try again shortly.",
+        headers={"Retry-After": str(e.retry_after)},
+        scope=e.scope,
+        limit=e.limit,
+    ),
+    QuotaExceeded: lambda e: Problem(
+        429,
+        "quota_exceeded",
+        "An upload quota is used up.",
+        f"{e.quota}: {e.limit}.",
+        headers={"Retry-After": str(e.retry_after)},
+        quota=e.quota,
+        limit=e.limit,
+        retry_after=e.retry_after,
+    ),
 }
 
 
@@ -87,22 +118,40 @@ async def upload_videos(request: web.Request) -> web.Response:
         return _upload_response(replay)
     if request.content_type != "multipart/form-data":
         raise Problem(415, "unsupported_media_type", "Send the videos as multipart/form-data.")
+    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+        # A compressed body would be inflated while it is read (51 KB of gzip made 50 MiB): videos are sent as is.
+        raise Problem(415, "content_encoding_not_accepted", "Send the videos without Content-Encoding.")
     declared = request.content_length
     if (
         declared is not None
         and declared > settings.max_files_per_upload * settings.max_upload_bytes + MULTIPART_OVERHEAD
     ):
         raise UploadTooLarge(settings.max_upload_bytes)
-    upload = service.Upload(request.app[STORAGE], owner, settings.max_upload_bytes)
-    try:
-        options = await read_upload_form(request, upload, settings.max_files_per_upload)
-        response = await service.accept_upload(pool, upload, options, key, correlation_id(request))
-    except BaseException:
-        await upload.discard()
-        raise
+    with request.app[UPLOAD_SLOTS].hold(owner):
+        async with pool.acquire() as conn:
+            budget = await admission.todays_budget(conn, owner, _quotas(settings))
+        upload = service.Upload(request.app[STORAGE], owner, settings.max_upload_bytes, budget.bytes_left, budget.spent)
+        try:
+            options = await read_upload_form(
+                request,
+                upload,
+                settings.max_files_per_upload,
+                settings.upload_idle_timeout_seconds,
+                settings.upload_max_seconds,
+            )
+            response = await service.accept_upload(pool, upload, options, key, correlation_id(request))
+        except BaseException:
+            await upload.discard()
+            raise
     if response.replayed:  # a concurrent request with the same key won: keep nothing of ours
         await upload.discard()
     return _upload_response(response)
+
+
+def _quotas(settings: Settings) -> admission.Quotas:
+    return admission.Quotas(
+        settings.max_uploads_per_hour, settings.max_upload_bytes_per_day, settings.max_videos_in_flight
+    )
 
 
 def _idempotency_key(request: web.Request) -> str | None:

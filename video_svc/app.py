@@ -12,6 +12,7 @@ from servicekit.http import base_app
 from servicekit.runtime import POOL, STORAGE, CleanupCtx, broker, consumers, database, outbox_relay, storage
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 from video_svc import api
+from video_svc.admission import UploadSlots
 from video_svc.consumers import DEAD_JOBS, deleted_objects, processing_updates
 from video_svc.live import LiveChanges
 from video_svc.openapi import openapi_spec
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> web.Application:
     # only applies to bodies read whole, and video_svc reads none.
     app = base_app(SERVICE, openapi_spec=openapi_spec(settings), trusted_proxies=settings.trusted_proxies)
     app[api.SETTINGS] = settings
+    app[api.UPLOAD_SLOTS] = UploadSlots(settings.max_concurrent_uploads_per_user, settings.max_concurrent_uploads)
     app[TOKEN_VERIFIER] = TokenVerifier(
         load_public_keys(settings.jwt_public_keys_dir), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )

@@ -111,8 +111,22 @@ def _upload_operation(settings: Settings) -> dict[str, Any]:
                 f"`upload_too_large` (over {settings.max_upload_bytes} bytes per file) or `too_many_files` "
                 f"(over {settings.max_files_per_upload})."
             ),
-            "415": problem("`unsupported_media`: not a supported video container."),
+            "408": problem(
+                f"`upload_stalled`: nothing sent for {settings.upload_idle_timeout_seconds:g} s, or the upload "
+                f"took longer than {settings.upload_max_seconds:g} s."
+            ),
+            "415": problem(
+                "`unsupported_media`: not a supported video container; `unsupported_media_type`: not "
+                "multipart/form-data; `content_encoding_not_accepted`: a Content-Encoding other than identity."
+            ),
             "422": problem("`validation_error`: bad options, options after files, or a bad Idempotency-Key."),
+            "429": problem(
+                f"`too_many_uploads`: {settings.max_concurrent_uploads_per_user} uploads of this user are running "
+                "(or the service is busy); `quota_exceeded`: `quota` says which (`uploads_per_hour`: "
+                f"{settings.max_uploads_per_hour}, `bytes_per_day`: {settings.max_upload_bytes_per_day}, "
+                f"`videos_in_flight`: {settings.max_videos_in_flight}).",
+                {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}},
+            ),
         },
     }
 

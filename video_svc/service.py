@@ -19,7 +19,7 @@ from contracts import ObjectRef, ProcessingOptions, VideoDeletedV1, VideoUploade
 from servicekit import outbox
 from servicekit.storage import Storage
 from video_svc import store
-from video_svc.media import ReadChunk, limited_stream, read_head, sniff_container
+from video_svc.media import ReadChunk, UploadTooLarge, limited_stream, read_head, sniff_container
 from video_svc.views import render_video
 
 log = structlog.get_logger(__name__)
@@ -80,6 +80,9 @@ class Upload:
     storage: Storage
     owner_id: uuid.UUID
     max_bytes: int
+    # What the user may still upload today, and what to answer when a file goes past it (admission.py).
+    budget: int | None = None
+    over_budget: Exception | None = None
     sources: list[StoredSource] = field(default_factory=list)
 
     async def add_file(self, filename: str | None, read_chunk: ReadChunk) -> StoredSource:
@@ -91,7 +94,15 @@ class Upload:
             raise UnsupportedMedia
         video_id = uuid.uuid4()
         key = source_key(self.owner_id, video_id)
-        stored = await self.storage.put_stream(key, limited_stream(head, read_chunk, self.max_bytes), content_type)
+        limit = self.max_bytes if self.budget is None else min(self.max_bytes, self.budget)
+        try:
+            stored = await self.storage.put_stream(key, limited_stream(head, read_chunk, limit), content_type)
+        except UploadTooLarge:
+            if limit < self.max_bytes and self.over_budget is not None:
+                raise self.over_budget from None
+            raise
+        if self.budget is not None:
+            self.budget -= stored.size_bytes
         source = StoredSource(video_id, clean_filename(filename), content_type, stored.size_bytes, key, stored.sha256)
         self.sources.append(source)
         return source

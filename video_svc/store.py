@@ -108,6 +108,37 @@ async def changed_since(
     return rows
 
 
+@dataclass(frozen=True)
+class UploadUsage:
+    in_flight: int  # videos uploaded or processing, not deleted
+    hour_frees_at: float | None  # seconds until an upload leaves the hour, when `per_hour` are inside it
+    bytes_today: int  # bytes uploaded in the last 24 hours
+    day_frees_at: float | None  # seconds until the oldest of those leaves the day
+
+
+async def upload_usage(conn: asyncpg.Connection, owner_id: uuid.UUID, per_hour: int) -> UploadUsage:
+    row = await conn.fetchrow(
+        "SELECT"
+        " (SELECT count(*) FROM videos WHERE owner_id = $1 AND status IN ('uploaded', 'processing')"
+        "   AND deleted_at IS NULL) AS in_flight,"
+        " (SELECT extract(epoch FROM created_at + interval '1 hour' - clock_timestamp()) FROM videos"
+        "   WHERE owner_id = $1 AND created_at > clock_timestamp() - interval '1 hour'"
+        "   ORDER BY created_at DESC OFFSET $2 - 1 LIMIT 1) AS hour_frees_at,"
+        " (SELECT coalesce(sum(size_bytes), 0) FROM videos"
+        "   WHERE owner_id = $1 AND created_at > clock_timestamp() - interval '1 day') AS bytes_today,"
+        " (SELECT extract(epoch FROM min(created_at) + interval '1 day' - clock_timestamp()) FROM videos"
+        "   WHERE owner_id = $1 AND created_at > clock_timestamp() - interval '1 day') AS day_frees_at",
+        owner_id,
+        per_hour,
+    )
+    return UploadUsage(
+        in_flight=row["in_flight"],
+        hour_frees_at=None if row["hour_frees_at"] is None else float(row["hour_frees_at"]),
+        bytes_today=int(row["bytes_today"]),
+        day_frees_at=None if row["day_frees_at"] is None else float(row["day_frees_at"]),
+    )
+
+
 async def mark_deleted(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: uuid.UUID) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
         "UPDATE videos SET deleted_at = clock_timestamp(), updated_at = clock_timestamp() "

@@ -111,6 +111,8 @@ class ChaosStack:
             SMTP_PORT=str(self.smtp.port),
             LOG_LEVEL=self._log_level,
             LOG_FORMAT="json",
+            # The steady load is a few users uploading for half an hour, far past a person's hourly quota.
+            MAX_UPLOADS_PER_HOUR="1000000",
         )
         return settings
 

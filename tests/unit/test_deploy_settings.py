@@ -9,100 +9,39 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
+from auth_svc.settings import Settings as AuthSettings
 from contracts.topology import QUEUES
+from notify_svc.settings import Settings as NotifySettings
+from processor_svc.settings import Settings as ProcessorSettings
+from video_svc.settings import Settings as VideoSettings
+from webapp.settings import Settings as WebSettings
+from webhook_svc.settings import Settings as WebhookSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
-COMMON = {
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "HTTP_HOST",
-    "HTTP_PORT",
-    "HTTP_SHUTDOWN_TIMEOUT_SECONDS",
-    "AMQP_URL",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_TRACES_SAMPLER_ARG",
-}
-DATABASE = {"DATABASE_URL", "DB_SCHEMA", "DB_POOL_MIN", "DB_POOL_MAX", "OUTBOX_RETENTION_HOURS"}
-JWT_VERIFY = {"JWT_PUBLIC_KEYS_DIR", "JWT_ISSUER", "JWT_AUDIENCE"}
-S3 = {
-    "S3_ENDPOINT_URL",
-    "S3_PUBLIC_ENDPOINT_URL",
-    "S3_BUCKET",
-    "S3_REGION",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-}
 # In production video-svc and processor-svc reach S3 through IRSA: static keys must be absent there.
 IRSA_ONLY_IN_PROD = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+# What a deployment never sets: the web app's gateway settings belong to `framepipe dev` alone.
+NOT_DEPLOYED = {"web": {"AMQP_URL"} | {name for name in WebSettings.model_fields if name.startswith("upstream_")}}
+
+
+def env_names(settings: type[BaseSettings]) -> set[str]:
+    """The environment variables a Settings class reads (pydantic-settings: the field names, upper-cased)."""
+    return {name.upper() for name in settings.model_fields}
+
 
 SETTINGS: dict[str, set[str]] = {
-    "auth": COMMON
-    | DATABASE
-    | JWT_VERIFY
-    | {
-        "JWT_PRIVATE_KEY_FILE",
-        "JWT_KEY_ID",
-        "JWT_TTL_SECONDS",
-        "LOGIN_MAX_FAILURES",
-        "LOGIN_WINDOW_SECONDS",
-        "ARGON2_MEMORY_KIB",
-        "ARGON2_TIME_COST",
-        "ARGON2_PARALLELISM",
-    },
-    "video": COMMON
-    | DATABASE
-    | JWT_VERIFY
-    | S3
-    | {"MAX_UPLOAD_BYTES", "MAX_FILES_PER_UPLOAD", "DOWNLOAD_URL_TTL_SECONDS"},
-    "notify": COMMON
-    | DATABASE
-    | JWT_VERIFY
-    | {
-        "SMTP_HOST",
-        "SMTP_PORT",
-        "SMTP_USERNAME",
-        "SMTP_PASSWORD",
-        "SMTP_STARTTLS",
-        "SMTP_USE_TLS",
-        "SMTP_TIMEOUT_SECONDS",
-        "MAIL_FROM",
-        "MAIL_LANGUAGE",
-        "APP_BASE_URL",
-    },
-    "webhook": COMMON
-    | DATABASE
-    | JWT_VERIFY
-    | {
-        "WEBHOOK_ALLOWED_NETWORKS",
-        "WEBHOOK_TIMEOUT_SECONDS",
-        "WEBHOOK_CONNECT_TIMEOUT_SECONDS",
-        "WEBHOOK_MAX_RESPONSE_BYTES",
-        "WEBHOOK_RETRY_SCHEDULE_SECONDS",
-        "WEBHOOK_DISABLE_AFTER_HOURS",
-        "WEBHOOK_CONCURRENCY",
-        "WEBHOOK_ENDPOINT_CONCURRENCY",
-        "WEBHOOK_MAX_ENDPOINTS_PER_USER",
-        "WEBHOOK_RETENTION_DAYS",
-        "WEBHOOK_SECRET_OVERLAP_HOURS",
-    },
-    "processor": COMMON
-    | S3
-    | {
-        "PROCESSOR_CONCURRENCY",
-        "JOB_TIMEOUT_SECONDS",
-        "MAX_DURATION_SECONDS",
-        "MAX_PIXELS",
-        "MAX_FRAME_RATE",
-        "MAX_STREAMS",
-        "MAX_FRAMES",
-        "FFMPEG_THREADS",
-        "WORK_DIR",
-        "SHUTDOWN_GRACE_SECONDS",
-    },
-    # The web app serves files: no broker, and none of its UPSTREAM_* (the gateway of `framepipe dev` only).
-    "web": COMMON - {"AMQP_URL"},
+    service: env_names(settings) - {name.upper() for name in NOT_DEPLOYED.get(service, set())}
+    for service, settings in {
+        "auth": AuthSettings,
+        "video": VideoSettings,
+        "notify": NotifySettings,
+        "webhook": WebhookSettings,
+        "processor": ProcessorSettings,
+        "web": WebSettings,
+    }.items()
 }
 EVERY_SETTING = set().union(*SETTINGS.values())
 SERVICES = sorted(SETTINGS)
