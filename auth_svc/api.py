@@ -76,10 +76,18 @@ async def register(request: web.Request) -> web.Response:
     body = await parse_json(request, RegisterRequest)
     try:
         user = await service.register(
-            request.app[ACCOUNTS], body.email, body.password, body.name, correlation_id(request)
+            request.app[ACCOUNTS], body.email, body.password, body.name, correlation_id(request), client_of(request)
         )
     except EmailTaken:
         raise Problem(409, "email_taken", "An account with this e-mail already exists.") from None
+    except TooManyAttempts as exc:
+        raise Problem(
+            429,
+            "too_many_registrations",
+            "Too many accounts created from this address; try again later.",
+            headers={"Retry-After": str(exc.retry_after)},
+            retry_after=exc.retry_after,
+        ) from None
     return web.json_response(_user_body(user), status=201)
 
 

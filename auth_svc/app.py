@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +17,7 @@ from auth_svc.openapi import OPENAPI_SPEC
 from auth_svc.passwords import Passwords, password_hasher
 from auth_svc.service import Accounts, LoginThrottle
 from auth_svc.settings import Settings
+from servicekit.cpus import available_cpus
 from servicekit.http import base_app
 from servicekit.runtime import POOL, CleanupCtx, broker, database, outbox_relay
 from servicekit.tokens import TOKEN_VERIFIER, TokenSigner
@@ -49,8 +49,9 @@ def create_app(settings: Settings) -> web.Application:
 
 def _accounts(settings: Settings, signer: TokenSigner) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        # Bounded: each argon2 hash holds ARGON2_MEMORY_KIB of memory while it runs.
-        workers = max(2, len(os.sched_getaffinity(0)))
+        # Bounded: each argon2 hash holds ARGON2_MEMORY_KIB of memory while it runs, and more threads than the
+        # container's CPU quota only queue up inside it (a node's 64 cores are not the pod's).
+        workers = available_cpus()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2") as executor:
             hasher = password_hasher(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
             passwords = await asyncio.get_running_loop().run_in_executor(executor, Passwords, hasher, executor)
@@ -59,6 +60,7 @@ def _accounts(settings: Settings, signer: TokenSigner) -> CleanupCtx:
                 settings.login_account_max_failures,
                 settings.login_address_max_failures,
                 settings.login_window_seconds,
+                settings.register_max_per_address_hour,
             )
             app[api.ACCOUNTS] = Accounts(app[POOL], passwords, signer, throttle)
             yield

@@ -118,6 +118,10 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "201": _json(_ref("User"), "The new user."),
                 "409": problem("`email_taken`: an account with this e-mail (in any letter case) exists."),
+                "429": problem(
+                    "`too_many_registrations`: too many accounts made from this client address in the last hour.",
+                    {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}},
+                ),
                 **_BODY_ERRORS,
             },
         }

@@ -50,6 +50,7 @@ class LoginThrottle:
     account_max_failures: int  # per account, from anywhere
     address_max_failures: int  # per client address, over every account
     window_seconds: int
+    registrations_per_hour: int  # per client address
 
     def limits(self, keys: LoginKeys) -> dict[str, int]:
         return {
@@ -89,8 +90,23 @@ class IssuedToken:
     user: User
 
 
-async def register(accounts: Accounts, email: str, password: str, name: str | None, correlation_id: str) -> User:
-    """Create the user and enqueue `auth.user.registered.v1` in the same transaction."""
+REGISTRATION_WINDOW_SECONDS = 3600
+
+
+async def register(
+    accounts: Accounts, email: str, password: str, name: str | None, correlation_id: str, client_address: str
+) -> User:
+    """Create the user and enqueue `auth.user.registered.v1` in the same transaction. Every attempt counts against
+    the client address first (each one costs an argon2 hash, taken e-mail or not)."""
+    key = f"register:{client_address}"
+    async with accounts.pool.acquire() as conn, conn.transaction():
+        await store.lock_key(conn, key)
+        limits = {key: accounts.throttle.registrations_per_hour}
+        wait, _ = await store.blocked_for(conn, limits, REGISTRATION_WINDOW_SECONDS)
+        if wait > 0:
+            log.warning("registration_throttled", client_address=client_address)
+            raise TooManyAttempts(max(1, math.ceil(wait)))
+        await store.record_failure(conn, key)
     password_hash = await accounts.passwords.hash(password)
     async with accounts.pool.acquire() as conn, conn.transaction():
         user = await store.insert_user(conn, uuid.uuid4(), email, name, password_hash)
@@ -169,5 +185,7 @@ async def current_user(accounts: Accounts, user_id: uuid.UUID) -> User:
 
 
 async def prune_login_failures(accounts: Accounts) -> int:
+    """Forget attempts older than the longest window they are counted in."""
+    window = max(accounts.throttle.window_seconds, REGISTRATION_WINDOW_SECONDS)
     async with accounts.pool.acquire() as conn:
-        return await store.prune_failures(conn, accounts.throttle.window_seconds)
+        return await store.prune_failures(conn, window)

@@ -30,6 +30,8 @@ class Settings(BaseServiceSettings, DatabaseSettings, TokenVerifySettings):
     login_account_max_failures: int = Field(default=50, ge=1)
     login_address_max_failures: int = Field(default=30, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    # Each registration costs an argon2 hash: at most this many per client address per hour.
+    register_max_per_address_hour: int = Field(default=20, ge=1)
 
     # OWASP's argon2id floor: 19 MiB, t=2, p=1.
     argon2_memory_kib: int = Field(default=19456, ge=19456)

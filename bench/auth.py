@@ -152,6 +152,8 @@ async def run(args: argparse.Namespace) -> None:
                 JWT_KEY_ID="bench-1",
                 # The login benchmark fires every login from one address at one account; keep the throttle out of it.
                 LOGIN_MAX_FAILURES="1000000",
+                LOGIN_ACCOUNT_MAX_FAILURES="1000000",
+                LOGIN_ADDRESS_MAX_FAILURES="1000000",
             )
             auth = f"http://127.0.0.1:{auth_port}"
             async with served([sys.executable, "-m", "auth_svc"], env, f"{auth}/readyz"):

@@ -47,6 +47,8 @@ DEFAULTS = {
     "SHUTDOWN_GRACE_SECONDS": "10",
     # The gateway on 8080 is on this machine: its X-Forwarded-For names the browser.
     "TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
+    # On one machine every account is made from one address (yours, or the tests').
+    "REGISTER_MAX_PER_ADDRESS_HOUR": "10000",
 }
 # Settings a developer may have exported for their own stack, which must not leak into a stack of the tests' or the
 # benchmarks' own (it brings its own S3, keys and work directories).

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import math
-import os
 import tempfile
 from pathlib import Path
 
 from pydantic import Field
 
+from servicekit.cpus import available_cpus
 from servicekit.settings import BaseServiceSettings, StorageSettings
-
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-
-
-def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """CPUs this process may use: its affinity mask, bounded by the cgroup v2 quota when one is set."""
-    cpus = len(os.sched_getaffinity(0))
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
 
 
 class Settings(BaseServiceSettings, StorageSettings):

@@ -93,3 +93,37 @@ async def test_every_login_outcome_is_logged_with_the_address_and_never_the_pass
     assert {e["client_address"] for e in events} == {"203.0.116.1", "203.0.116.2"}
     assert events[3]["limit"] == "pair"
     assert all(secret_guess not in str(e) and PASSWORD not in str(e) for e in logs)
+
+
+@pytest.fixture
+async def registering(database_url: str, amqp_url: str, jwt_keys: JwtKeys) -> AsyncIterator[TestClient[Any, Any]]:
+    settings = auth_settings(
+        database_url, amqp_url, jwt_keys, trusted_proxies=f"{PROXY}/32", register_max_per_address_hour=3
+    )
+    async with auth_client(settings) as test_client:
+        yield test_client
+
+
+async def test_registrations_are_limited_per_client_address_taken_e_mails_included(
+    registering: TestClient[Any, Any],
+) -> None:
+    client = registering
+
+    async def register_from(address: str, email: str) -> Any:
+        response = await client.post(
+            "/register",
+            json={"email": email, "password": PASSWORD},
+            headers={"X-Forwarded-For": address},  # through the trusted proxy (this test's client is on 127.0.0.1)
+        )
+        await response.read()
+        return response
+
+    taken = new_email()
+    assert (await register_from("203.0.117.1", taken)).status == 201
+    assert (await register_from("203.0.117.1", taken)).status == 409  # still an argon2 hash: it counts
+    assert (await register_from("203.0.117.1", new_email())).status == 201
+    refused = await register_from("203.0.117.1", new_email())
+    assert refused.status == 429
+    assert (await refused.json())["code"] == "too_many_registrations"
+    assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
+    assert (await register_from("203.0.117.2", new_email())).status == 201

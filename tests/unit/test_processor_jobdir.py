@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from processor_svc.jobdir import JOBS_SUBDIR, LOCK_NAME, job_dir, remove_stale
-from processor_svc.settings import available_cpus
+from servicekit.cpus import available_cpus
 
 
 def test_a_job_directory_is_private_and_removed_even_when_the_job_fails(tmp_path: Path) -> None:
