@@ -19,7 +19,7 @@ from ops.chaos.load import FailoverProbes, OutboxWatch, Upload, UploadLoad
 from ops.chaos.stack import BUCKET, ChaosStack
 
 TERMINAL = ("done", "failed")
-VIDEO_LINK = re.compile(r"/video/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+VIDEO_LINK = re.compile(r"/app/videos/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 
 @dataclass

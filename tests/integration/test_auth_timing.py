@@ -24,8 +24,15 @@ async def timed_login(client: TestClient[Any, Any], email: str) -> tuple[float, 
 async def test_wrong_password_and_unknown_email_take_the_same_time_within_fifteen_percent(
     database_url: str, amqp_url: str, jwt_keys: JwtKeys
 ) -> None:
-    # A throttle this high never answers 429 here, so both paths do the full work every time.
-    settings = auth_settings(database_url, amqp_url, jwt_keys, login_max_failures=10_000)
+    # Throttles this high never answers 429 here, so both paths do the full work every time.
+    settings = auth_settings(
+        database_url,
+        amqp_url,
+        jwt_keys,
+        login_max_failures=10_000,
+        login_account_max_failures=10_000,
+        login_address_max_failures=10_000,
+    )
     async with auth_client(settings) as client:
         email = new_email()
         await register(client, email)

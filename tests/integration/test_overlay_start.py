@@ -178,7 +178,14 @@ async def test_every_service_starts_with_the_overlays_settings_and_answers_healt
     overlay: str, overlay_database: str, amqp_url: str, tmp_path: Path, started: list[Started]
 ) -> None:
     pods = pods_of(rendered_overlay(overlay))
-    assert sorted(p.name for p in pods) == ["auth-svc", "notify-svc", "processor-svc", "video-svc"]
+    assert sorted(p.name for p in pods) == [
+        "auth-svc",
+        "notify-svc",
+        "processor-svc",
+        "video-svc",
+        "web",
+        "webhook-svc",
+    ]
     places = materialise(pods, tmp_path)
     for pod in pods:
         port = free_port()
