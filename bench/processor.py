@@ -29,6 +29,7 @@ from pathlib import Path
 from contracts import ObjectRef, ProcessingOptions, VideoUploadedV1, decode, new_envelope
 from contracts.events import ImageFormat
 from ops.localinfra import LocalS3, free_port, wait_for_port
+from servicekit import objects
 from servicekit.bus import Publisher, connect, declare_topology
 from servicekit.settings import StorageSettings
 from servicekit.storage import open_storage
@@ -113,7 +114,8 @@ class Worker:
             s3_endpoint_url=self.s3.endpoint_url, s3_bucket=BUCKET, aws_access_key_id="bench",
             aws_secret_access_key="bench",
         )  # fmt: skip
-        key = f"uploads/{uuid.uuid4()}"
+        video_id, owner_id = uuid.uuid4(), uuid.uuid4()
+        key = objects.source_key(owner_id, video_id)  # where video_svc stores it: the processor reads no other
         async with open_storage(settings) as storage:
             await storage.ensure_bucket()
             await storage.put_stream(key, _file_chunks(source))
@@ -126,7 +128,7 @@ class Worker:
         for kind in ("video.processed.v1", "video.failed.v1"):
             await queue.bind("framepipe.events", routing_key=kind)
         event = VideoUploadedV1(
-            video_id=uuid.uuid4(), owner_id=uuid.uuid4(), filename=source.name, content_type="video/mp4",
+            video_id=video_id, owner_id=owner_id, filename=source.name, content_type="video/mp4",
             size_bytes=source.stat().st_size, source=ObjectRef(bucket=BUCKET, key=key),
             options=ProcessingOptions(interval_seconds=interval, image_format=image_format),
             uploaded_at=datetime.now(UTC),

@@ -100,7 +100,10 @@ class VideoUploadedV1(_VideoEvent):
     filename: NonEmptyStr
     content_type: NonEmptyStr
     size_bytes: int = Field(gt=0)
-    source: ObjectRef
+    source: ObjectRef = Field(
+        description="The stored upload: always `sources/{owner_id}/{video_id}` in the service's bucket. A consumer "
+        "parks an event naming any other object (documented in 1.4.1)."
+    )
     options: ProcessingOptions = ProcessingOptions()
     uploaded_at: AwareDatetime
 
@@ -127,7 +130,11 @@ class VideoProcessedV1(_VideoEvent):
 
     frame_count: int = Field(ge=0)
     duration_seconds: float = Field(ge=0)
-    result: ResultObject
+    result: ResultObject = Field(
+        description="The ZIP: always `results/{video_id}.zip` in the service's bucket; previews are always "
+        "`results/previews/{video_id}/{n}.jpg`. A consumer parks an event naming any other object "
+        "(documented in 1.4.1)."
+    )
     processing_seconds: float = Field(ge=0)
     finished_at: AwareDatetime
     filename: NonEmptyStr | None = Field(default=None, description="The uploaded file's name (added in 1.1.0).")

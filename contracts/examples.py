@@ -49,10 +49,10 @@ def _at(hour: int, minute: int, second: int = 0) -> datetime:
     return datetime(2026, 3, 14, hour, minute, second, tzinfo=UTC)
 
 
-_SOURCE = ObjectRef(bucket="framepipe-uploads", key=f"videos/{VIDEO_ID}/source")
+_SOURCE = ObjectRef(bucket="framepipe", key=f"sources/{USER_ID}/{VIDEO_ID}")
 _RESULT = ResultObject(
-    bucket="framepipe-results",
-    key=f"videos/{VIDEO_ID}/frames.zip",
+    bucket="framepipe",
+    key=f"results/{VIDEO_ID}.zip",
     size_bytes=18_734_112,
     sha256="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 )
@@ -80,9 +80,7 @@ _PAYLOADS: tuple[EventData, ...] = (
         processing_seconds=41.7,
         finished_at=_at(9, 30, 44),
         filename="holiday.mp4",
-        previews=tuple(
-            ObjectRef(bucket="framepipe-results", key=f"results/previews/{VIDEO_ID}/{n}.jpg") for n in range(1, 5)
-        ),
+        previews=tuple(ObjectRef(bucket="framepipe", key=f"results/previews/{VIDEO_ID}/{n}.jpg") for n in range(1, 5)),
     ),
     VideoFailedV1(
         video_id=VIDEO_ID,

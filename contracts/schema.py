@@ -115,6 +115,13 @@ CHANGELOG: tuple[Release, ...] = (
         title="Webhooks: a delivery that gave up, and an endpoint disabled after failing for days",
         types=("webhook.delivery.failed.v1", "webhook.endpoint.disabled.v1"),
     ),
+    Release(
+        version="1.4.1",
+        date="2026-12-05",
+        title="Documents where a video's objects are (`sources/{owner_id}/{video_id}`, `results/{video_id}.zip`, "
+        "`results/previews/{video_id}/{n}.jpg`): consumers park an event naming any other object",
+        types=("video.uploaded.v1", "video.processed.v1"),
+    ),
 )
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 
+import structlog
 from aiohttp import web
 from prometheus_client import Counter, Gauge, Histogram
 
 from contracts import FailureCode, VideoUploadedV1
 from processor_svc import service
-from servicekit.bus import Handler, MessageContext
+from servicekit import objects
+from servicekit.bus import Handler, MessageContext, PermanentError
 from servicekit.runtime import PUBLISHER, STORAGE
+
+log = structlog.get_logger(__name__)
 
 JOBS = Counter("processor_jobs_total", "Jobs by outcome: processed, a failure code, or error (retried)", ["outcome"])
 JOB_SECONDS = Histogram(
@@ -30,6 +34,12 @@ for _outcome in JOB_OUTCOMES:
 
 def handlers(app: web.Application, config: service.JobConfig) -> dict[str, Handler]:
     async def on_video_uploaded(event: VideoUploadedV1, ctx: MessageContext) -> None:
+        expected = objects.source_key(event.owner_id, event.video_id)
+        if event.source.bucket != app[STORAGE].bucket or event.source.key != expected:
+            # Only the upload's own object, which video_svc stored under the ids of the event: a forged job cannot
+            # have the processor read (and publish frames of) someone else's video.
+            log.warning("foreign_source_refused", video_id=str(event.video_id), key=event.source.key[:200])
+            raise PermanentError(f"video.uploaded.v1 for {event.video_id} names a source that is not its own")
         started = time.perf_counter()
         IN_FLIGHT.inc()
         try:

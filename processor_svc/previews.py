@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,12 +19,6 @@ PREVIEW_COUNT = 4
 # Fit inside this box, aspect kept, never enlarged: a page shows them as thumbnails.
 BOX_WIDTH, BOX_HEIGHT = 320, 240
 JPEG_QUALITY = "4"  # ffmpeg's -q:v scale, 2 (best) to 31
-
-
-def preview_key(video_id: uuid.UUID, number: int) -> str:
-    # Under results/: the prefix the processor may write and the bucket's lifecycle expires with the ZIPs.
-    # Deterministic: a retry overwrites, never duplicates.
-    return f"results/previews/{video_id}/{number}.jpg"
 
 
 def previews_argv(frames: list[Path], out_dir: Path) -> list[str]:

@@ -23,7 +23,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from processor_svc.archive import MANIFEST_NAME
-from processor_svc.previews import PREVIEW_COUNT, preview_key
+from processor_svc.previews import PREVIEW_COUNT
+from servicekit.objects import preview_key
 from servicekit.storage import Storage
 
 UPLOAD_EVENT = "framepipe-upload-event"

@@ -32,12 +32,14 @@ from processor_svc import jobdir, receipt
 from processor_svc.archive import ManifestHeader, zip_of_frames
 from processor_svc.extraction import check_extraction, extraction_argv, finished_frames
 from processor_svc.media import Limits, MediaRejected, check_limits
-from processor_svc.previews import PreviewCollector, preview_key
+from processor_svc.previews import PreviewCollector
 from processor_svc.probing import keyframes_suffice, probe
 from processor_svc.progress import ProgressThrottle
 from processor_svc.receipt import Extracted
 from processor_svc.runner import Brake, run_tool
+from servicekit import objects
 from servicekit.bus import MessageContext, Publisher
+from servicekit.objects import preview_key
 from servicekit.storage import Storage
 
 log = structlog.get_logger(__name__)
@@ -65,7 +67,7 @@ class Outcome:
 
 
 def result_key(event: VideoUploadedV1) -> str:
-    return f"results/{event.video_id}.zip"  # deterministic: a retry overwrites, never duplicates
+    return objects.result_key(event.video_id)
 
 
 async def process_video(

@@ -20,8 +20,8 @@ from contracts import (
     VideoUploadedV1,
 )
 from contracts.topology import PROCESSOR_VIDEO_UPLOADED
-from servicekit import outbox
-from servicekit.bus import MessageContext
+from servicekit import objects, outbox
+from servicekit.bus import MessageContext, PermanentError
 from servicekit.storage import Storage
 from video_svc import store
 from video_svc.service import SOURCE
@@ -50,8 +50,18 @@ async def on_deleted(conn: asyncpg.Connection, storage: Storage, event: VideoDel
 
 
 async def on_processed(conn: asyncpg.Connection, storage: Storage, event: VideoProcessedV1) -> None:
-    """Record the result; a result for a deleted (or already failed) video is discarded with its objects."""
-    previews = [ref.key for ref in event.previews if ref.bucket == storage.bucket]
+    """Record the result; a result for a deleted (or already failed) video is discarded with its objects. The
+    objects must be where the processor puts this very video's (servicekit.objects): an event that names another
+    object, wherever it came from, is refused (parked), so a download can only ever point at this video's ZIP."""
+    refs = [event.result, *event.previews]
+    if (
+        any(ref.bucket != storage.bucket for ref in refs)
+        or event.result.key != objects.result_key(event.video_id)
+        or not all(objects.is_preview_of(event.video_id, ref.key) for ref in event.previews)
+    ):
+        log.warning("foreign_objects_refused", video_id=str(event.video_id), keys=[ref.key for ref in refs][:5])
+        raise PermanentError(f"video.processed.v1 for {event.video_id} names objects that are not its own")
+    previews = [ref.key for ref in event.previews]
     result = store.Result(
         key=event.result.key,
         size_bytes=event.result.size_bytes,

@@ -17,6 +17,7 @@ import structlog
 
 from contracts import ObjectRef, ProcessingOptions, VideoDeletedV1, VideoUploadedV1, new_envelope
 from servicekit import outbox
+from servicekit.objects import source_key
 from servicekit.storage import Storage
 from video_svc import store
 from video_svc.media import ReadChunk, UploadTooLarge, limited_stream, read_head, sniff_container
@@ -49,10 +50,6 @@ class NotReady(Exception):
 
 class InvalidCursor(Exception):
     """The pagination cursor was not made by us."""
-
-
-def source_key(owner_id: uuid.UUID, video_id: uuid.UUID) -> str:
-    return f"sources/{owner_id}/{video_id}"
 
 
 def clean_filename(raw: str | None) -> str:

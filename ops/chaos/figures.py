@@ -1,5 +1,5 @@
 """The outcome of a chaos run, from what users and operators can observe: every accepted upload's final state (the
-API), the result ZIPs written (S3 object versions: a second write of one video's ZIP is a second version), the
+API), the result ZIPs written (S3 object versions: a ZIP made again is a second, different version), the
 e-mails the SMTP server accepted, the probes' failover times, upload latencies and the outboxes' worst lag."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class Figures:
     faults: list[FaultRecord]
     uploads: list[Upload]
     states: dict[str, dict[str, Any]]  # accepted video id -> its last state
-    zip_writes: dict[str, int]  # video id -> versions of its result ZIP
+    zip_writes: dict[str, int]  # video id -> distinct contents written as its result ZIP
     emails: list[EmailMessage]
     failovers: list[Failover]
     outbox_max_lag: float
@@ -200,13 +200,17 @@ async def _states(load: UploadLoad, accepted: set[str | None]) -> dict[str, dict
 
 
 async def _zip_writes(stack: ChaosStack) -> dict[str, int]:
-    writes: Counter[str] = Counter()
+    """Distinct contents written under every result key. A ZIP made again differs (its entries carry the frames'
+    times); the same bytes stored twice are one result whose request was repeated (S3 stored it, the answer was
+    cut off with the connection, the client sent it again), which nobody downloading it can tell apart."""
+    contents: dict[str, set[str]] = {}
     async with stack.s3_client() as s3:
         paginator = s3.get_paginator("list_object_versions")
         async for page in paginator.paginate(Bucket=BUCKET, Prefix="results/"):
             for version in page.get("Versions", []):
-                writes[version["Key"].removeprefix("results/").removesuffix(".zip")] += 1
-    return dict(writes)
+                key = version["Key"].removeprefix("results/").removesuffix(".zip")
+                contents.setdefault(key, set()).add(version["ETag"])
+    return {key: len(etags) for key, etags in contents.items()}
 
 
 def _video_of(message: EmailMessage) -> str:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from contracts import decode
 from contracts.topology import PROCESSOR_VIDEO_UPLOADED
 from ops.localinfra import LocalS3
+from servicekit import objects
 from tests.integration.test_processor_support import (
     LAVFI,
     Env,
@@ -21,10 +23,11 @@ from tests.integration.test_processor_support import (
     media,
     processor_env,
     processor_settings,
+    stored_upload,
     submit,
     tiny_h264,
 )
-from tests.support import depth
+from tests.support import depth, drain
 
 __all__ = ["media"]
 
@@ -159,3 +162,20 @@ async def test_a_file_with_hundreds_of_streams_fails_as_too_large(env: Env, medi
     maps = [arg for _ in range(200) for arg in ("-map", "0:v")]
     source = make_video(media / "streams.mkv", "-i", str(one), *maps, "-c", "copy")
     await fails_with(env, source, "too_large")
+
+
+async def test_a_job_naming_someone_elses_source_is_parked_and_reads_nothing(env: Env, media: Path) -> None:
+    # Anyone with broker credentials could publish a job: it names another user's upload as its source.
+    theirs = await stored_upload(env.storage, tiny_h264(media / "theirs.mp4"))
+    ours = await stored_upload(env.storage, tiny_h264(media / "theirs.mp4"))
+    forged = ours.model_copy(update={"data": ours.data.model_copy(update={"source": theirs.data.source})})
+    await env.publisher.publish(forged)
+
+    [parked] = await drain(env.amqp, PROCESSOR_VIDEO_UPLOADED.parking_queue, 1, timeout=20)
+    assert decode(parked.body).id == forged.id
+    assert env.outcomes.of_type(ours.data.video_id, "video.processing.started.v1") == []
+    assert await env.storage.exists(objects.result_key(ours.data.video_id)) is False
+    # Its genuine job is processed as usual.
+    await env.publisher.publish(ours)
+    outcome = await env.outcomes.wait_final(ours.data.video_id)
+    assert outcome.event_type == "video.processed.v1", outcome

@@ -28,6 +28,7 @@ from contracts.events import ImageFormat
 from ops.localinfra import LocalS3
 from processor_svc.app import create_app
 from processor_svc.settings import Settings
+from servicekit import objects
 from servicekit.bus import Publisher, connect, declare_topology
 from servicekit.storage import Storage, open_storage
 from tests.support import temp_queue
@@ -160,12 +161,12 @@ async def stored_upload(
     filename: str | None = None,
 ) -> Envelope[VideoUploadedV1]:
     """A source stored as video_svc stores it, and the `video.uploaded.v1` event that announces it."""
-    video_id = uuid.uuid4()
-    key = f"uploads/{video_id}"
+    video_id, owner_id = uuid.uuid4(), uuid.uuid4()
+    key = objects.source_key(owner_id, video_id)
     await storage.put_stream(key, _one_chunk(source.read_bytes()))
     event = VideoUploadedV1(
         video_id=video_id,
-        owner_id=uuid.uuid4(),
+        owner_id=owner_id,
         filename=filename or source.name,
         content_type="video/mp4",
         size_bytes=max(1, source.stat().st_size),

@@ -23,7 +23,7 @@ from tests.integration.test_video_harness import (
     uploaded_id,
     video_service_fixture,
 )
-from tests.support import depth, eventually, temp_queue
+from tests.support import depth, drain, eventually, temp_queue
 
 svc = video_service_fixture()
 clip = clip_fixture()
@@ -163,3 +163,32 @@ async def test_a_dead_letter_after_done_changes_nothing(story: Story, amqp: Abst
     )
     assert (await story.video())["status"] == "done"
     assert await story.svc.events("video.failed.v1", str(story.video_id)) == 0
+
+
+@pytest.mark.parametrize("forged", ["result", "preview", "bucket"])
+async def test_an_outcome_naming_objects_not_its_own_is_parked_and_changes_nothing(
+    story: Story, svc: VideoService, publisher: Publisher, clip: bytes, amqp: AbstractRobustConnection, forged: str
+) -> None:
+    # Someone else's finished video: a forged outcome for our video points at its ZIP or previews.
+    victim = Story(svc, publisher, uuid.uuid4(), await uploaded_id(svc, uuid.uuid4(), clip))
+    theirs = (await victim.processed(previews=(b"\xff\xd8 their frame",))).data
+    ours = await story.processed()
+    data = ours.data
+    if forged == "result":
+        data = data.model_copy(update={"result": theirs.result})
+    elif forged == "preview":
+        data = data.model_copy(update={"previews": theirs.previews})
+    else:
+        data = data.model_copy(update={"result": data.result.model_copy(update={"bucket": "someone-elses-bucket"})})
+    envelope = ours.model_copy(update={"data": data})
+    await publisher.publish(envelope)
+
+    [parked] = await drain(amqp, VIDEO_PROCESSING_UPDATES.parking_queue, 1, timeout=15)
+    assert decode(parked.body).id == envelope.id
+    video = await story.video()
+    assert (video["status"], video["frame_count"]) == ("uploaded", None)
+    download = await svc.client.get(f"/video/{story.video_id}/download", headers=svc.auth(story.owner))
+    assert download.status == 409, await download.text()
+    # The genuine outcome still lands.
+    await story.publish(ours)
+    assert (await story.video())["status"] == "done"
