@@ -1,5 +1,5 @@
 """processor_svc settings: the shared service, broker and storage groups plus the job limits and the limits of
-the ffmpeg/ffprobe processes (docs/decisions/0019-contained-ffmpeg.md)."""
+the ffmpeg/ffprobe processes (docs/decisions/0021-contained-ffmpeg.md)."""
 
 from __future__ import annotations
 
