@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from contracts.topology import ARCHIVE_STREAM, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUES
+from contracts.topology import ARCHIVE_STREAM, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUES, REVOCATIONS_STREAM
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("auth_svc", "video_svc", "notify_svc", "processor_svc", "webhook_svc")
+TOKEN_VERIFIERS = ("auth_svc", "video_svc", "notify_svc", "webhook_svc")  # they keep a deny-list of revoked tokens
 
 
 def permissions() -> dict[str, dict[str, str]]:
@@ -23,7 +24,7 @@ def permissions() -> dict[str, dict[str, str]]:
 
 
 def every_declared_name() -> list[str]:
-    names = [EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE, ARCHIVE_STREAM]
+    names = [EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE, ARCHIVE_STREAM, REVOCATIONS_STREAM]
     for spec in QUEUES.values():
         names += [spec.name, spec.parking_queue, *(spec.retry_queue(i) for i in range(len(spec.retry_delays_ms)))]
     return names
@@ -45,6 +46,12 @@ def test_a_service_may_declare_and_publish_the_whole_topology(service: str) -> N
     for kind in ("configure", "write"):
         pattern = re.compile(granted[kind])
         assert [name for name in every_declared_name() if not pattern.fullmatch(name)] == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_exactly_the_services_that_verify_tokens_read_the_revocations_stream(service: str) -> None:
+    read = re.compile(permissions()[service.replace("_", "-")]["read"])
+    assert bool(read.fullmatch(REVOCATIONS_STREAM)) is (service in TOKEN_VERIFIERS)
 
 
 def test_keda_reads_queue_depths_only() -> None:
