@@ -20,7 +20,7 @@ from servicekit.bus import Handler
 from servicekit.bus.batch import Batched
 from servicekit.db import create_pool
 from servicekit.http import base_app
-from servicekit.runtime import CleanupCtx, broker, consumers, database, outbox_relay
+from servicekit.runtime import CleanupCtx, broker, consumers, database, outbox_relay, revocation_feed
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 
 SERVICE = "notify_svc"
@@ -44,6 +44,7 @@ def create_app(
     app.cleanup_ctx.append(database(settings, MIGRATIONS))
     app.cleanup_ctx.append(_log_pool(settings))
     app.cleanup_ctx.append(broker(settings, SERVICE, required=False))  # GET /notifications needs the database only
+    app.cleanup_ctx.append(revocation_feed(SERVICE))  # refuses revoked tokens
     app.cleanup_ctx.append(outbox_relay(settings, SERVICE))
     app.cleanup_ctx.append(_consumers(settings, outcome_queue, directory_queue, alert_queue))
     api.add_routes(app)

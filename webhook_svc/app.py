@@ -11,7 +11,7 @@ from aiohttp import web
 
 from contracts.topology import WEBHOOK_EVENTS, QueueSpec
 from servicekit.http import base_app
-from servicekit.runtime import POOL, CleanupCtx, broker, consumers, database, outbox_relay
+from servicekit.runtime import POOL, CleanupCtx, broker, consumers, database, outbox_relay, revocation_feed
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 from webhook_svc import api
 from webhook_svc.consumers import event_handlers
@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, event_queue: QueueSpec = WEBHOOK_EVENTS) -
     }
     app.cleanup_ctx.append(database(settings, MIGRATIONS))
     app.cleanup_ctx.append(broker(settings, SERVICE))
+    app.cleanup_ctx.append(revocation_feed(SERVICE))  # refuses revoked tokens
     app.cleanup_ctx.append(outbox_relay(settings, SERVICE))
     app.cleanup_ctx.append(_dispatcher(settings))
     app.cleanup_ctx.append(consumers(SERVICE, [(event_queue, event_handlers())], prefetch=settings.db_pool_max))
