@@ -8,9 +8,15 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from contracts.topology import NOTIFY_USER_DIRECTORY, NOTIFY_VIDEO_OUTCOMES, NOTIFY_WEBHOOK_ALERTS, QueueSpec
+from contracts.topology import (
+    NOTIFY_DELETIONS,
+    NOTIFY_USER_DIRECTORY,
+    NOTIFY_VIDEO_OUTCOMES,
+    NOTIFY_WEBHOOK_ALERTS,
+    QueueSpec,
+)
 from notify_svc import api
-from notify_svc.consumers import alert_handlers, directory_handlers, outcome_handlers
+from notify_svc.consumers import alert_handlers, deletion_handlers, directory_handlers, outcome_handlers
 from notify_svc.emails import Sender, Templates
 from notify_svc.mailer import Mailer, SmtpConfig
 from notify_svc.openapi import SPEC
@@ -87,6 +93,7 @@ def _consumers(
             (directory_queue, directory_handlers()),
             (outcome_queue, outcome_handlers(outcome_queue, notifier)),
             (alert_queue, alert_handlers(notifier)),
+            (NOTIFY_DELETIONS, deletion_handlers()),
         ]
         async for _ in consumers(SERVICE, bindings, prefetch=settings.db_pool_max)(app):
             yield

@@ -109,6 +109,15 @@ async def delete_endpoint(conn: asyncpg.Connection, owner_id: uuid.UUID, endpoin
     return result.endswith(" 1")
 
 
+async def forget_owner(conn: asyncpg.Connection, owner_id: uuid.UUID) -> int:
+    """Delete a deleted account's endpoints (their deliveries and attempts go with them) and its kept events;
+    returns how many endpoints there were."""
+    await lock_owner(conn, owner_id)  # no endpoint is created for the owner meanwhile
+    status: str = await conn.execute("DELETE FROM endpoints WHERE owner_id = $1", owner_id)
+    await conn.execute("DELETE FROM events WHERE owner_id = $1", owner_id)
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def rotate_secret(
     conn: asyncpg.Connection, owner_id: uuid.UUID, endpoint_id: uuid.UUID, secret: str, overlap_seconds: float
 ) -> asyncpg.Record | None:
