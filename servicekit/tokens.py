@@ -237,29 +237,16 @@ def authenticated_user(request: web.Request) -> Claims:
         raise invalid_token() from None
 
 
-def presented_token(request: web.Request) -> str | None:
-    """The token the request carries (bearer header first, as `authenticated_user` reads it), unverified."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return session_token(request)
+_INVALID_TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'}
 
 
 def revoked_token() -> Problem:
     """401 for a genuine token that was revoked: the client must sign in again."""
     return Problem(
-        401,
-        "token_revoked",
-        "The access token was revoked; sign in again.",
-        headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
+        401, "token_revoked", "The access token was revoked; sign in again.", headers=_INVALID_TOKEN_CHALLENGE
     )
 
 
 def invalid_token() -> Problem:
     """401 for a token that cannot be trusted (or names a user that is gone)."""
-    return Problem(
-        401,
-        "invalid_token",
-        "The access token is invalid or expired.",
-        headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
-    )
+    return Problem(401, "invalid_token", "The access token is invalid or expired.", headers=_INVALID_TOKEN_CHALLENGE)
