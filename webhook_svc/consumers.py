@@ -26,7 +26,7 @@ def event_handlers() -> Batched:
 
 def deletion_handlers() -> dict[str, Handler]:
     async def on_user_deleted(event: UserDeletedV1, ctx: MessageContext) -> None:
-        endpoints = await store.forget_owner(ctx.db, event.user_id)
+        endpoints = await store.forget_owner(ctx.db, event.user_id, event.deleted_at)
         log.info("account_endpoints_deleted", user_id=str(event.user_id), endpoints=endpoints)
 
     return {UserDeletedV1.event_type: on_user_deleted}

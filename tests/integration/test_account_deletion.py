@@ -84,6 +84,11 @@ async def endpoints(webhooks: Webhooks, user_id: uuid.UUID) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM endpoints WHERE owner_id = $1", user_id))
 
 
+async def kept_events(webhooks: Webhooks, user_id: uuid.UUID) -> int:
+    async with webhooks.pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT count(*) FROM events WHERE owner_id = $1", user_id))
+
+
 async def live_videos(video: VideoService, user_id: uuid.UUID) -> int:
     sql = "SELECT count(*) FROM videos WHERE owner_id = $1 AND deleted_at IS NULL"
     return int(await video.fetchval(sql, user_id))
@@ -141,6 +146,8 @@ async def test_deleting_an_account_removes_what_every_service_holds_and_nothing_
     await eventually(lambda: mail_sink.to(alive_email))
     await asyncio.sleep(QUIET_SECONDS)
     assert len(mail_sink.to(doomed_email)) == 1  # nothing since the deletion
+    await eventually(lambda: kept_events(webhooks, alive))  # webhook_svc keeps a live user's events...
+    assert await kept_events(webhooks, doomed) == 0  # ...and none of a deleted account's, late ones included
     assert len(mail_sink.to(alive_email)) == 1
 
 
