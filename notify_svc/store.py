@@ -90,9 +90,17 @@ async def forget_user(conn: asyncpg.Connection, user_id: uuid.UUID, deleted_at: 
     )
 
 
+DELETED_VIDEO_RETENTION_DAYS = 35  # past the archive's 30 days: no replay can bring an outcome older than that
+
+
 async def remember_deleted_video(conn: asyncpg.Connection, video_id: uuid.UUID, deleted_at: datetime) -> None:
+    """Remember the deletion, and forget those too old for any outcome of theirs to arrive still (pruned as they
+    are added, so the table stays as large as a retention period of deletions)."""
     await conn.execute(
         "INSERT INTO deleted_videos (video_id, deleted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", video_id, deleted_at
+    )
+    await conn.execute(
+        "DELETE FROM deleted_videos WHERE deleted_at < now() - make_interval(days => $1)", DELETED_VIDEO_RETENTION_DAYS
     )
 
 

@@ -10,3 +10,4 @@ CREATE TABLE deleted_videos (
     video_id    uuid        PRIMARY KEY,
     deleted_at  timestamptz NOT NULL
 );
+CREATE INDEX deleted_videos_by_time ON deleted_videos (deleted_at);
