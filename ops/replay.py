@@ -36,6 +36,7 @@ from ops.replaystate import (
     new_replay_id,
     state_path,
 )
+from servicekit.bus.connection import broker_user
 
 if TYPE_CHECKING:
     from ops.cli import Subparsers
@@ -147,7 +148,8 @@ async def execute(connection: AbstractRobustConnection, args: argparse.Namespace
     audit = {"replay_id": job.replay_id, "resumed": resume is not None, **job.describe()}
     record_job(args.audit_log, "replay", status="started", **audit)
     state = StateFile(state_path(args.state_dir, job.replay_id), job, new=resume is None)
-    replayer = Replayer(connection, job, state, resume, Progress(f"replay {job.replay_id}"))
+    progress = Progress(f"replay {job.replay_id}")
+    replayer = Replayer(connection, job, state, resume, progress, user_id=broker_user(args.amqp_url))
     status = "interrupted"
     try:
         counts = await replayer.run()

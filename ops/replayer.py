@@ -67,8 +67,10 @@ class RecentIds:
         return False
 
 
-def replay_properties(event: ArchivedEvent, job: ReplayJob) -> aiormq.spec.Basic.Properties:
-    """The AMQP properties of a replayed copy (built directly: this runs once per replayed event)."""
+def replay_properties(event: ArchivedEvent, job: ReplayJob, user_id: str) -> aiormq.spec.Basic.Properties:
+    """The AMQP properties of a replayed copy (built directly: this runs once per replayed event). `user_id` is
+    the connection's own broker user: the broker refuses any other, so a consumer can trust it to be an
+    operator's when it honours `replay-mode: reprocess`."""
     # Broker-set headers (x-stream-offset, x-death, …) describe the archived copy, not the event.
     headers = {key: value for key, value in event.headers.items() if not key.startswith("x-")}
     headers[REPLAY_ID_HEADER] = job.replay_id
@@ -82,6 +84,7 @@ def replay_properties(event: ArchivedEvent, job: ReplayJob) -> aiormq.spec.Basic
         message_type=event.facts.event_type,
         correlation_id=event.facts.correlation_id or None,
         timestamp=datetime.now(UTC),
+        user_id=user_id,
     )
 
 
@@ -93,8 +96,11 @@ class Replayer:
         state: StateFile,
         resume: ResumePoint | None = None,
         progress: Progress | None = None,
+        *,
+        user_id: str,
     ) -> None:
         self._connection = connection
+        self._user_id = user_id
         self._job = job
         self._state = state
         self._resume = resume
@@ -178,7 +184,7 @@ class Replayer:
                 target.exchange,
                 target.routing_key(event.facts.event_type),
                 event.body,
-                replay_properties(event, self._job),
+                replay_properties(event, self._job, self._user_id),
             )
         except PublishError as exc:
             # The offset stays pending, so no checkpoint passes it and a resume sends it again.

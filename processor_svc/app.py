@@ -11,6 +11,7 @@ from contracts.topology import PROCESSOR_VIDEO_UPLOADED, QueueSpec
 from processor_svc import jobdir
 from processor_svc.consumers import handlers
 from processor_svc.media import Limits
+from processor_svc.runner import ToolLimits
 from processor_svc.service import JobConfig
 from processor_svc.settings import Settings
 from servicekit import runtime
@@ -40,6 +41,13 @@ def job_config(settings: Settings) -> JobConfig:
             max_streams=settings.max_streams,
             max_frames=settings.max_frames,
         ),
+        tools=ToolLimits(
+            address_space_bytes=settings.ffmpeg_max_address_space_bytes,
+            cpu_seconds=settings.tool_cpu_seconds,
+            file_bytes=settings.tool_file_bytes,
+            open_files=settings.ffmpeg_max_open_files,
+        ),
+        max_result_bytes=settings.max_result_bytes,
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from zipstream import ZIP_STORED, ZipStream
 
-from contracts import ImageFormat
+from contracts import FailureCode, ImageFormat
+from processor_svc.media import MediaRejected
 
 MANIFEST_NAME = "manifest.json"
 
@@ -59,4 +60,15 @@ async def zip_of_frames(
     await before_manifest(len(entries))
     archive.add(manifest_bytes(header, entries, duration), MANIFEST_NAME)
     for chunk in archive.finalize():
+        yield chunk
+
+
+async def capped(chunks: AsyncIterator[bytes], max_bytes: int) -> AsyncIterator[bytes]:
+    """The ZIP's bytes, up to `max_bytes`: a result that would be larger is refused before its next chunk leaves,
+    and the upload it feeds is aborted, so nothing is stored."""
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+        if total > max_bytes:
+            raise MediaRejected(FailureCode.TOO_LARGE, f"the result ZIP is over {max_bytes} bytes")
         yield chunk

@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from contracts import FailureCode, ImageFormat
-from processor_svc.media import INPUT_GUARDS, MediaInfo, MediaRejected
+from processor_svc.media import INPUT_GUARDS, MediaInfo, MediaRejected, decode_guards, rejection_for_limit
 from processor_svc.runner import Brake, Completed
 
 FRAME_PATTERN = "frame_%06d.{ext}"
@@ -38,12 +38,13 @@ def extraction_argv(
     frames: int,
     threads: int,
     keyframes_only: bool,
+    max_pixels: int,
 ) -> list[str]:
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-xerror"]
     argv += ["-threads", str(threads)]
     if keyframes_only:
         argv += ["-skip_frame", "nokey"]
-    argv += [*INPUT_GUARDS, "-i", str(source)]
+    argv += [*INPUT_GUARDS, *decode_guards(max_pixels), "-i", str(source)]
     argv += ["-map", f"0:{info.stream_index}", "-an", "-sn", "-dn"]
     argv += ["-vf", f"fps=fps={interval.denominator}/{interval.numerator}:round=up:start_time=0"]
     argv += ["-frames:v", str(frames), "-threads", str(threads)]
@@ -150,11 +151,14 @@ async def _frames(
 
 def check_extraction(completed: Completed, produced: int, expected: int, info: MediaInfo, interval: Fraction) -> None:
     """A failed or short extraction must not pass as a (short) success: a truncated file decodes fewer frames
-    than its container promises."""
+    than its container promises. A limit ffmpeg ran into is the file's doing, a full disk is not."""
     if completed.returncode != 0:
         if "No space left" in completed.stderr_tail:
             raise OSError(f"ffmpeg ran out of disk space: {completed.stderr_tail[-300:]}")
-        raise MediaRejected(FailureCode.INVALID_MEDIA, f"The video cannot be decoded: {completed.stderr_tail[-300:]}")
+        limit = rejection_for_limit(completed)
+        if limit is not None:
+            raise limit
+        raise MediaRejected(FailureCode.INVALID_MEDIA, f"ffmpeg failed: {completed.stderr_tail[-300:]}")
     if produced == expected:
         return
     # The last sample may fall on the edge of the last frame (rounded durations, variable frame rate).

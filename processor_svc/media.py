@@ -1,17 +1,19 @@
-"""What ffprobe says about a source, and whether we accept it: container allowlist, a video stream, and the
-limits (duration, pixels, frame rate, streams, frames). Pure parsing and decisions; running ffprobe is the
-service's job (through the runner)."""
+"""What ffprobe says about a source, and whether we accept it: container and codec allowlists, a video stream,
+and the limits (duration, pixels, frame rate, streams, frames); and what a failed tool run means. Pure parsing and
+decisions; running ffprobe is the service's job (through the runner)."""
 
 from __future__ import annotations
 
 import json
 import math
+import signal
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from contracts import FailureCode
+from processor_svc.runner import Completed
 
 # Demuxers we trust with hostile files. Playlists (hls, concat), image sequences (image2, *_pipe) and anything
 # else that can open other files or URLs is refused before ffmpeg sees the file.
@@ -19,15 +21,41 @@ ALLOWED_FORMATS = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm",
 FORMAT_WHITELIST = ",".join(ALLOWED_FORMATS)
 NOT_ON_WHITELIST = "Format not on whitelist"
 INPUT_GUARDS = ["-protocol_whitelist", "file", "-format_whitelist", FORMAT_WHITELIST]
+# The video codecs we accept (as ffprobe names them), each with the ffmpeg decoders that may read it: every other
+# decoder, and the bugs it may have, stays out of reach of an upload.
+VIDEO_DECODERS = {
+    "h264": ("h264",),
+    "hevc": ("hevc",),
+    "vp8": ("vp8",),
+    "vp9": ("vp9",),
+    "av1": ("libdav1d",),
+    "mpeg4": ("mpeg4",),
+    "mpeg2video": ("mpeg2video",),
+    "mpeg1video": ("mpeg1video",),
+    "mjpeg": ("mjpeg",),
+    "flv1": ("flv",),
+    "h263": ("h263",),
+    "wmv3": ("wmv3",),
+    "vc1": ("vc1",),
+}
+CODEC_WHITELIST = ",".join(sorted({decoder for decoders in VIDEO_DECODERS.values() for decoder in decoders}))
+# Decoders allocate pictures rounded up to their alignment (a 160x120 H.264 picture takes 192x120), so the pixel
+# limit handed to them has this much room over the one ffprobe's sizes are held to.
+DECODER_PIXEL_ROOM = Fraction(5, 4)
+# ffmpeg's words when a limit stopped a tool. RLIMIT_AS shows as whatever allocation failed first: the loader
+# mapping a library, malloc or mmap (ENOMEM), or a thread's stack (EAGAIN from pthread_create).
+PIXEL_LIMIT_SIGN = "exceeds specified max pixel count"
+OUT_OF_MEMORY_SIGNS = ("failed to map segment", "Cannot allocate memory", "Resource temporarily unavailable")
 
 
 class MediaRejected(Exception):
-    """The source cannot be processed, and retrying will not change that."""
+    """The source cannot be processed, and retrying will not change that. `detail` is for the logs only: it may
+    quote a tool's output, which names internal paths."""
 
-    def __init__(self, code: FailureCode, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: FailureCode, detail: str) -> None:
+        super().__init__(detail)
         self.code = code
-        self.message = message[:2000]
+        self.detail = detail[:2000]
 
 
 @dataclass(frozen=True)
@@ -53,22 +81,56 @@ class MediaInfo:
     stream_count: int
 
 
-def probe_argv(path: Path) -> list[str]:
-    return ["ffprobe", "-v", "error", *INPUT_GUARDS, "-show_format", "-show_streams", "-of", "json", str(path)]
+def decode_guards(max_pixels: int) -> list[str]:
+    """ffmpeg's decoder options for a source: only the allowed decoders, and none may allocate a picture over the
+    pixel limit, whatever size the stream claimed where ffprobe looked (a stream can change size later on)."""
+    return ["-max_pixels", decoder_pixel_limit(max_pixels), "-codec_whitelist", CODEC_WHITELIST]
 
 
-def packets_argv(path: Path, stream_index: int) -> list[str]:
+def decoder_pixel_limit(max_pixels: int) -> str:
+    return str(math.floor(max_pixels * DECODER_PIXEL_ROOM))
+
+
+def probe_argv(path: Path, max_pixels: int) -> list[str]:
+    """ffprobe opens a decoder for every stream, audio included, and fails when one is not on a codec whitelist:
+    so it gets the pixel limit only, and the video codec is checked against VIDEO_DECODERS in `parse_probe`."""
+    return [
+        "ffprobe", "-v", "error", *INPUT_GUARDS, "-max_pixels", decoder_pixel_limit(max_pixels),
+        "-show_format", "-show_streams", "-of", "json", str(path),
+    ]  # fmt: skip
+
+
+def packets_argv(path: Path, stream_index: int, max_pixels: int) -> list[str]:
     """Demux only (no decoding): the video packets' pts and flags, to see where keyframes are."""
     return [
-        "ffprobe", "-v", "error", *INPUT_GUARDS, "-select_streams", str(stream_index),
+        "ffprobe", "-v", "error", *INPUT_GUARDS, "-max_pixels", decoder_pixel_limit(max_pixels),
+        "-select_streams", str(stream_index),
         "-show_entries", "packet=pts,flags", "-of", "csv=p=0", str(path),
     ]  # fmt: skip
 
 
-def rejection_for_failed_probe(stderr: str) -> MediaRejected:
-    if NOT_ON_WHITELIST in stderr:
-        return MediaRejected(FailureCode.UNSUPPORTED_FORMAT, "The file is not a video container we accept.")
-    return MediaRejected(FailureCode.INVALID_MEDIA, f"The file cannot be read as a video: {_last_line(stderr)}")
+def rejection_for_limit(completed: Completed) -> MediaRejected | None:
+    """The limit a failed tool ran into, if its end says so. The CPU limit is a SIGKILL (soft = hard); the runner
+    kills on the wall-clock timeout too, but then the job has already ended as a timeout."""
+    stderr = completed.stderr_tail
+    if completed.returncode == -signal.SIGXFSZ:
+        return MediaRejected(FailureCode.TOO_LARGE, "a tool wrote a file over the file size limit")
+    if completed.returncode == -signal.SIGKILL:
+        return MediaRejected(FailureCode.TIMEOUT, "a tool was killed by the system: its CPU time limit, most likely")
+    if PIXEL_LIMIT_SIGN in stderr:
+        return MediaRejected(FailureCode.TOO_LARGE, f"a picture is over the pixel limit: {_last_line(stderr)}")
+    if any(sign in stderr for sign in OUT_OF_MEMORY_SIGNS):
+        return MediaRejected(FailureCode.TOO_LARGE, f"a tool ran out of its memory limit: {_last_line(stderr)}")
+    return None
+
+
+def rejection_for_failed_probe(completed: Completed) -> MediaRejected:
+    limit = rejection_for_limit(completed)
+    if limit is not None:
+        return limit
+    if NOT_ON_WHITELIST in completed.stderr_tail:
+        return MediaRejected(FailureCode.UNSUPPORTED_FORMAT, "the container is not on the format whitelist")
+    return MediaRejected(FailureCode.INVALID_MEDIA, f"ffprobe failed: {_last_line(completed.stderr_tail)}")
 
 
 def parse_probe(stdout: bytes) -> MediaInfo:
@@ -83,6 +145,9 @@ def parse_probe(stdout: bytes) -> MediaInfo:
     video = next((s for s in streams if _is_video(s)), None)
     if video is None:
         raise MediaRejected(FailureCode.NO_VIDEO_STREAM, "The file has no video stream.")
+    codec = str(video.get("codec_name", "unknown"))
+    if codec not in VIDEO_DECODERS:
+        raise MediaRejected(FailureCode.UNSUPPORTED_FORMAT, f"Video codec {codec!r} is not accepted.")
     duration = _duration(video, fmt)
     if duration is None or duration <= 0:
         raise MediaRejected(FailureCode.INVALID_MEDIA, "The video's duration is unknown.")
@@ -91,7 +156,7 @@ def parse_probe(stdout: bytes) -> MediaInfo:
         duration=duration,
         start_time=_fraction(fmt.get("start_time")) or Fraction(0),
         stream_index=int(video["index"]),
-        codec=str(video.get("codec_name", "unknown")),
+        codec=codec,
         width=int(video.get("width") or 0),
         height=int(video.get("height") or 0),
         frame_rate=_rate(video),

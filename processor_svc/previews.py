@@ -11,7 +11,7 @@ from pathlib import Path
 
 import structlog
 
-from processor_svc.runner import Completed, run_tool
+from processor_svc.runner import Completed, ToolLimits, run_tool
 
 log = structlog.get_logger(__name__)
 
@@ -37,8 +37,9 @@ class PreviewCollector:
     """Taps the stream of finished frames: keeps the first `count`, and starts scaling them as soon as it has
     them all (or the stream ends with fewer)."""
 
-    def __init__(self, directory: Path, count: int = PREVIEW_COUNT) -> None:
+    def __init__(self, directory: Path, limits: ToolLimits, count: int = PREVIEW_COUNT) -> None:
         self._dir = directory
+        self._limits = limits
         self._count = count
         self._kept: list[Path] = []
         self._rendering: asyncio.Future[list[Path]] | None = None
@@ -66,7 +67,8 @@ class PreviewCollector:
             return []
         out_dir = self._dir / "out"
         out_dir.mkdir()
-        completed: Completed = await run_tool(previews_argv(self._kept, out_dir), self._dir / "ffmpeg.log")
+        argv = previews_argv(self._kept, out_dir)
+        completed: Completed = await run_tool(argv, self._dir / "ffmpeg.log", self._limits)
         images = [out_dir / f"{i}.jpg" for i in range(1, len(self._kept) + 1)]
         if completed.returncode != 0 or not all(image.is_file() for image in images):
             # Previews are a convenience: a frame ffmpeg made but cannot scale must not fail the job.

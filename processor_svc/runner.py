@@ -1,6 +1,9 @@
 """The one way ffmpeg and ffprobe are started: argv lists (never a shell), no stdin, in a session of their own
 so a timeout or a cancellation kills the whole process group, and tied to this process so a `kill -9` of the
-worker does not leave them running. stderr goes to a file: an undrained pipe would block the tool."""
+worker does not leave them running. stderr goes to a file: an undrained pipe would block the tool.
+
+They parse hostile files, so they are also contained: an environment of their own (the worker's holds the broker
+URL and the S3 credentials) and kernel resource limits, set in the child before exec."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +31,9 @@ TOOL_SECONDS = Histogram(
 
 PR_SET_PDEATHSIG = 1
 STDERR_TAIL_BYTES = 2000
+# Everything a tool gets from its environment: where the tools are (Debian's packages put them in /usr/bin), and
+# untranslated messages, which media.py reads to tell a limit from a broken file.
+TOOL_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LC_ALL": "C"}
 
 LineHandler = Callable[[str], Awaitable[None]]
 
@@ -39,12 +46,38 @@ class Completed:
     seconds: float
 
 
-def _die_with(parent_pid: int) -> Callable[[], None]:
+@dataclass(frozen=True)
+class ToolLimits:
+    """Kernel limits of one tool process. Soft equals hard, so a tool cannot raise them again, and running out of
+    CPU time is a SIGKILL rather than a SIGXCPU that ffmpeg would catch and turn into an ordinary exit."""
+
+    address_space_bytes: int
+    cpu_seconds: int
+    file_bytes: int
+    open_files: int
+
+    def apply(self) -> None:
+        """Never above a hard limit the worker already has: only a privileged process may raise one."""
+        for which, value in (
+            (resource.RLIMIT_CPU, self.cpu_seconds),
+            (resource.RLIMIT_FSIZE, self.file_bytes),
+            (resource.RLIMIT_NOFILE, self.open_files),
+            (resource.RLIMIT_AS, self.address_space_bytes),  # last: the child must still run the lines above
+        ):
+            hard = resource.getrlimit(which)[1]
+            limit = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (limit, limit))
+
+
+def _confined(parent_pid: int, limits: ToolLimits) -> Callable[[], None]:
+    """What the child does between fork and exec: die with the worker, then take on its limits."""
+
     def preexec() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent_pid:  # the parent died before the death signal was armed
             os._exit(1)
+        limits.apply()
 
     return preexec
 
@@ -81,17 +114,23 @@ class Brake:
 
 
 async def run_tool(
-    argv: list[str], stderr_file: Path, on_line: LineHandler | None = None, brake: Brake | None = None
+    argv: list[str],
+    stderr_file: Path,
+    limits: ToolLimits,
+    on_line: LineHandler | None = None,
+    brake: Brake | None = None,
 ) -> Completed:
     """Run to completion. With `on_line`, stdout is handed over line by line instead of being collected; with
     `brake`, the caller can stop and continue the tool while it runs."""
     with TRACER.start_as_current_span(Path(argv[0]).name) as span:
-        completed = await _run_tool(argv, stderr_file, on_line, brake)
+        completed = await _run_tool(argv, stderr_file, limits, on_line, brake)
         span.set_attribute("process.exit.code", completed.returncode)
         return completed
 
 
-async def _run_tool(argv: list[str], stderr_file: Path, on_line: LineHandler | None, brake: Brake | None) -> Completed:
+async def _run_tool(
+    argv: list[str], stderr_file: Path, limits: ToolLimits, on_line: LineHandler | None, brake: Brake | None
+) -> Completed:
     started = time.perf_counter()
     with stderr_file.open("wb") as err:
         process = await asyncio.create_subprocess_exec(
@@ -99,8 +138,9 @@ async def _run_tool(argv: list[str], stderr_file: Path, on_line: LineHandler | N
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
+            env=TOOL_ENVIRONMENT,
             start_new_session=True,
-            preexec_fn=_die_with(os.getpid()),
+            preexec_fn=_confined(os.getpid(), limits),
         )
     if brake is not None:
         brake.attach(process.pid)  # start_new_session: the pid is also the process group id

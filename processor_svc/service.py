@@ -29,14 +29,15 @@ from contracts import (
     VideoUploadedV1,
 )
 from processor_svc import jobdir, receipt
-from processor_svc.archive import ManifestHeader, zip_of_frames
+from processor_svc.archive import ManifestHeader, capped, zip_of_frames
 from processor_svc.extraction import check_extraction, extraction_argv, finished_frames
+from processor_svc.failures import MESSAGES
 from processor_svc.media import Limits, MediaRejected, check_limits
 from processor_svc.previews import PreviewCollector
 from processor_svc.probing import keyframes_suffice, probe
 from processor_svc.progress import ProgressThrottle
 from processor_svc.receipt import Extracted
-from processor_svc.runner import Brake, run_tool
+from processor_svc.runner import Brake, ToolLimits, run_tool
 from servicekit import objects
 from servicekit.bus import MessageContext, Publisher
 from servicekit.objects import preview_key
@@ -55,6 +56,8 @@ class JobConfig:
     timeout_seconds: float
     threads: int
     limits: Limits
+    tools: ToolLimits
+    max_result_bytes: int
 
 
 @dataclass(frozen=True)
@@ -92,12 +95,12 @@ async def process_video(
         async with deadline:
             result = await _stored_or_extracted(event, ctx, config, storage, publish)
     except MediaRejected as rejected:
-        return await _fail(event, ctx, publish, rejected.code, rejected.message)
+        return await _fail(event, ctx, publish, rejected.code, rejected.detail)
     except TimeoutError:
         if not deadline.expired():
             raise  # a network timeout inside the job: transient
-        message = f"Processing took longer than {config.timeout_seconds:.0f} s."
-        return await _fail(event, ctx, publish, FailureCode.TIMEOUT, message)
+        detail = f"the job ran longer than {config.timeout_seconds:.0f} s"
+        return await _fail(event, ctx, publish, FailureCode.TIMEOUT, detail)
     await publish(
         VideoProcessedV1(
             video_id=event.video_id,
@@ -118,14 +121,15 @@ async def process_video(
 
 
 async def _fail(
-    event: VideoUploadedV1, ctx: MessageContext, publish: Publish, code: FailureCode, message: str
+    event: VideoUploadedV1, ctx: MessageContext, publish: Publish, code: FailureCode, detail: str
 ) -> Outcome:
-    log.warning("video_failed", code=code.value, reason=message)
+    """The user gets the code's fixed sentence; the detail, which may quote a tool's stderr, stays in the log."""
+    log.warning("video_failed", code=code.value, reason=detail)
     await publish(
         VideoFailedV1(
             video_id=event.video_id,
             owner_id=event.owner_id,
-            error=ProcessingError(code=code, message=message),
+            error=ProcessingError(code=code, message=MESSAGES[code]),
             attempts=ctx.attempt,
             failed_at=datetime.now(UTC),
             filename=event.filename,
@@ -160,9 +164,12 @@ async def _extract(
     source = workdir / "source"
     await storage.download_to(event.source.key, source)
     interval = Fraction(str(event.options.interval_seconds))
-    info = await probe(source, workdir)
+    max_pixels = config.limits.max_pixels
+    info = await probe(source, workdir, max_pixels, config.tools)
     frames = check_limits(info, config.limits, interval)
-    keyframes_only = await keyframes_suffice(source, workdir, info, interval, frames)
+    keyframes_only = await keyframes_suffice(
+        source, workdir, info, interval, frames, max_pixels=max_pixels, limits=config.tools
+    )
     out_dir = workdir / "frames"
     out_dir.mkdir()
     argv = extraction_argv(
@@ -174,6 +181,7 @@ async def _extract(
         frames=frames,
         threads=config.threads,
         keyframes_only=keyframes_only,
+        max_pixels=max_pixels,
     )
 
     async def report(progress: float, frames_done: int) -> None:
@@ -187,7 +195,7 @@ async def _extract(
 
     throttle = ProgressThrottle(report, float(info.duration))
     brake = Brake()
-    ffmpeg = asyncio.ensure_future(run_tool(argv, workdir / "ffmpeg.log", throttle.on_line, brake))
+    ffmpeg = asyncio.ensure_future(run_tool(argv, workdir / "ffmpeg.log", config.tools, throttle.on_line, brake))
     log.info("extraction_started", codec=info.codec, frames=frames, keyframes_only=keyframes_only)
 
     produced = 0
@@ -198,9 +206,9 @@ async def _extract(
         produced = count
 
     header = ManifestHeader(event.filename, event.options.interval_seconds, event.options.image_format)
-    previews = PreviewCollector(workdir / "previews")
+    previews = PreviewCollector(workdir / "previews", config.tools)
     frames_out = previews.tap(finished_frames(out_dir, event.options.image_format, ffmpeg, brake))
-    chunks = zip_of_frames(frames_out, header, interval, info.duration, verify)
+    chunks = capped(zip_of_frames(frames_out, header, interval, info.duration, verify), config.max_result_bytes)
     try:
         stored = await storage.put_stream(
             result_key(event), chunks, content_type="application/zip", tags=receipt.creation_tags(upload_event)

@@ -36,6 +36,7 @@ AMQP = web.AppKey("amqp", AbstractRobustConnection)
 PUBLISHER = web.AppKey("publisher", Publisher)
 STORAGE = web.AppKey("storage", Storage)
 CONSUMERS = web.AppKey("consumers", list[Consumer])
+OPERATORS = web.AppKey("bus_operators", frozenset[str])
 
 CLOSE_TIMEOUT = 5.0
 S = TypeVar("S", bound=BaseServiceSettings)
@@ -75,6 +76,7 @@ def broker(settings: BaseServiceSettings, service: str, *, required: bool = True
         await publisher.start()
         app[AMQP] = connection
         app[PUBLISHER] = publisher
+        app[OPERATORS] = settings.bus_operators
         add_readiness_check(app, "broker", lambda: check_broker(connection), required=required)
         yield
         # Shutdown must finish even while the broker is unreachable (a robust connection would wait for it).
@@ -139,12 +141,26 @@ def consumers(
             consumer: Consumer
             if isinstance(handlers, Batched):
                 consumer = BatchConsumer(
-                    app[AMQP], spec, handlers, app[PUBLISHER], service=service, pool=app[POOL], prefetch=prefetch
+                    app[AMQP],
+                    spec,
+                    handlers,
+                    app[PUBLISHER],
+                    service=service,
+                    pool=app[POOL],
+                    prefetch=prefetch,
+                    operators=app[OPERATORS],
                 )
             else:
                 pool = app[POOL] if use_database else None
                 consumer = Consumer(
-                    app[AMQP], spec, handlers, app[PUBLISHER], service=service, pool=pool, prefetch=prefetch
+                    app[AMQP],
+                    spec,
+                    handlers,
+                    app[PUBLISHER],
+                    service=service,
+                    pool=pool,
+                    prefetch=prefetch,
+                    operators=app[OPERATORS],
                 )
             await consumer.start()
             started.append(consumer)

@@ -37,6 +37,9 @@ class BaseServiceSettings(BaseSettings):
     trusted_proxies: str = ""
     # One URL, or one per node of a cluster separated by commas: connections fail over between them.
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # Broker users allowed to replay events in `reprocess` mode (comma-separated): the operators' user, never
+    # a service's. The broker vouches for a message's user (its `user_id` must be the publishing connection's).
+    bus_operator_users: str = "guest"
     # Traces are exported over OTLP/HTTP to this base URL (…/v1/traces) when set; unset exports nothing, and
     # the trace context received in requests and events is still passed on.
     otel_exporter_otlp_endpoint: str | None = None
@@ -47,6 +50,10 @@ class BaseServiceSettings(BaseSettings):
     def _trusted_proxies_are_networks(cls, value: str) -> str:
         parse_networks(value)
         return value
+
+    @property
+    def bus_operators(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.bus_operator_users.split(",") if u.strip())
 
     @field_validator("amqp_url")
     @classmethod

@@ -186,6 +186,8 @@ check_image() {
     if in_image "$service" sh -c "command -v $tool" >/dev/null 2>&1; then fail "build tool $tool found in $image"; fi
   done
   if in_image "$service" test -e /opt/venv/bin/pip; then fail "pip found in the runtime virtualenv of $image"; fi
+  # python-jose's pure-Python backends stay out of the image (docs/decisions/0019-tokens-without-ecdsa.md).
+  if in_image "$service" python -c 'import ecdsa' >/dev/null 2>&1; then fail "ecdsa found in $image"; fi
   if [[ $service == processor_svc ]]; then
     in_image "$service" ffmpeg -hide_banner -version >/dev/null || fail "ffmpeg missing from $image"
     in_image "$service" ffprobe -hide_banner -version >/dev/null || fail "ffprobe missing from $image"

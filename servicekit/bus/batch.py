@@ -38,7 +38,14 @@ from contracts.envelope import Envelope
 from contracts.events import EventData
 from contracts.topology import QueueSpec
 from servicekit import inbox, tracing
-from servicekit.bus.consumer import REPLAY_ID_HEADER, Consumer, MessageContext, bind_log_context, reprocess_requested
+from servicekit.bus.consumer import (
+    DEFAULT_OPERATORS,
+    REPLAY_ID_HEADER,
+    Consumer,
+    MessageContext,
+    bind_log_context,
+    reprocess_requested,
+)
 from servicekit.bus.publisher import Publisher
 from servicekit.metrics import BATCH_SIZE, HANDLER_LATENCY
 
@@ -62,11 +69,12 @@ class _Item:
     envelope: Envelope[EventData]
     attempt: int
     span: Span  # this message's own span in its producer's trace, ended when the batch is settled
+    reprocess: bool  # an operator's replay, to be handled although the inbox has seen it
 
     def context(self, queue: str, conn: asyncpg.Connection) -> MessageContext:
-        redelivered, reprocess = bool(self.message.redelivered), reprocess_requested(self.message)
         trace = tracing.in_span(self.span)
-        return MessageContext(self.envelope, queue, self.attempt, redelivered, conn, trace, reprocess)
+        redelivered = bool(self.message.redelivered)
+        return MessageContext(self.envelope, queue, self.attempt, redelivered, conn, trace, self.reprocess)
 
 
 class _Acks:
@@ -117,9 +125,19 @@ class BatchConsumer(Consumer):
         pool: asyncpg.Pool,
         prefetch: int = 10,
         slots: int = SLOTS,
+        operators: frozenset[str] = DEFAULT_OPERATORS,
     ) -> None:
         # `prefetch` is the largest batch; `slots` batches run at once and one more is delivered ahead.
-        super().__init__(connection, spec, {}, publisher, service=service, pool=pool, prefetch=(slots + 1) * prefetch)
+        super().__init__(
+            connection,
+            spec,
+            {},
+            publisher,
+            service=service,
+            pool=pool,
+            prefetch=(slots + 1) * prefetch,
+            operators=operators,
+        )
         self._batch_handlers = dict(handlers.handlers)
         self._db = pool
         self._slots = slots
@@ -173,12 +191,13 @@ class BatchConsumer(Consumer):
                 self._acks.settled(message)  # parked
             else:
                 envelope, attempt = decoded
-                items.append(_Item(message, envelope, attempt, tracing.start_consuming(envelope, self.spec.name)))
+                span = tracing.start_consuming(envelope, self.spec.name)
+                items.append(_Item(message, envelope, attempt, span, reprocess_requested(message, self._operators)))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(queue=self.spec.name)
-        for item in [i for i in items if reprocess_requested(i.message)]:
+        for item in [i for i in items if i.reprocess]:
             await self._run_batch([item], reprocess=True)
-        ordinary = [i for i in items if not reprocess_requested(i.message)]
+        ordinary = [i for i in items if not i.reprocess]
         if ordinary:
             await self._run_batch(ordinary, reprocess=False)
         structlog.contextvars.clear_contextvars()

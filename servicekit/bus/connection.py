@@ -43,6 +43,11 @@ def broker_urls(value: str) -> list[str]:
     return urls
 
 
+def broker_user(url: str) -> str:
+    """The broker user a connection to `url` authenticates as (AMQP's default when the URL names none)."""
+    return URL(broker_urls(url)[0]).user or "guest"
+
+
 def safe_url(url: str) -> str:
     """A URL (or a comma-separated list of them) for logs and messages: passwords replaced."""
     return ",".join(_without_password(part) for part in url.split(","))

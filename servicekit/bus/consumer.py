@@ -42,6 +42,8 @@ PARK_REASON_HEADER = "x-framepipe-park-reason"
 DELIVERY_COUNT = "x-delivery-count"
 REPLAY_ID_HEADER = "replay-id"
 REPLAY_MODE_HEADER = "replay-mode"
+# The broker users whose replays may ask for `reprocess` (BUS_OPERATOR_USERS): the dev broker's only user.
+DEFAULT_OPERATORS = frozenset({"guest"})
 
 
 class PermanentError(Exception):
@@ -97,8 +99,10 @@ class Consumer:
         service: str,
         pool: asyncpg.Pool | None = None,
         prefetch: int = 10,
+        operators: frozenset[str] = DEFAULT_OPERATORS,
     ) -> None:
         self._connection = connection
+        self._operators = operators
         self.spec = spec
         self._handlers = dict(handlers)
         self._publisher = publisher
@@ -203,7 +207,7 @@ class Consumer:
     async def _run(
         self, handler: Handler, envelope: Envelope[EventData], message: AbstractIncomingMessage, attempt: int
     ) -> str:
-        reprocess = reprocess_requested(message)
+        reprocess = reprocess_requested(message, self._operators)
         current = otel_context.get_current()
         if self._pool is None:
             context = MessageContext(
@@ -249,7 +253,7 @@ class Consumer:
         )
         headers = {**message.headers, ATTEMPT_HEADER: attempt, ERROR_HEADER: error}
         headers.setdefault(FIRST_ERROR_HEADER, error)
-        if await self._republish(message, "", self.spec.retry_queue(tier), headers):
+        if await self._republish(message, DEAD_LETTER_EXCHANGE, self.spec.retry_queue(tier), headers):
             MESSAGES_CONSUMED.labels(self._service, self.spec.name, event_type, "retry").inc()
 
     async def _park(
@@ -301,9 +305,16 @@ def bind_log_context(envelope: Envelope[EventData], queue: str) -> None:
     )
 
 
-def reprocess_requested(message: AbstractIncomingMessage) -> bool:
-    """An operator replayed this message to be handled again although the inbox has seen it."""
-    return message.headers.get(REPLAY_MODE_HEADER) == "reprocess" and REPLAY_ID_HEADER in message.headers
+def reprocess_requested(message: AbstractIncomingMessage, operators: frozenset[str]) -> bool:
+    """An operator replayed this message to be handled again although the inbox has seen it. Only an operator
+    may: the message's `user_id` property, which the broker checks against the publishing connection's own
+    user, must be one of `operators`. A reprocess header from anyone else is ignored (the inbox applies)."""
+    if message.headers.get(REPLAY_MODE_HEADER) != "reprocess" or REPLAY_ID_HEADER not in message.headers:
+        return False
+    if message.user_id in operators:
+        return True
+    log.warning("reprocess_refused", user_id=str(message.user_id)[:100], queue=message.routing_key)
+    return False
 
 
 def _int_header(value: object) -> int:

@@ -3,6 +3,8 @@ start-up, so an event is never unroutable because its consumer has not started y
 
 from __future__ import annotations
 
+import aiormq
+import structlog
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
@@ -18,6 +20,8 @@ from contracts.topology import (
     REVOCATIONS_STREAM,
     QueueSpec,
 )
+
+log = structlog.get_logger(__name__)
 
 _QUORUM = {"x-queue-type": "quorum"}
 
@@ -65,17 +69,38 @@ async def declare_queue(channel: AbstractChannel, spec: QueueSpec) -> None:
         await queue.bind(DEAD_LETTER_EXCHANGE, routing_key=key)
     parking = await channel.declare_queue(spec.parking_queue, durable=True, arguments=dict(_QUORUM))
     await parking.bind(DEAD_LETTER_EXCHANGE, routing_key=spec.name)
+    # Retries come back through the dead-letter exchange under a key of their own.
+    await queue.bind(DEAD_LETTER_EXCHANGE, routing_key=return_key(spec))
     for tier, delay_ms in enumerate(spec.retry_delays_ms):
-        # A message waits out its delay here, then expires back into the consumer queue.
-        await channel.declare_queue(
-            spec.retry_queue(tier),
+        await _declare_retry_queue(channel, spec, tier, delay_ms)
+
+
+def return_key(spec: QueueSpec) -> str:
+    return f"{spec.name}.return"
+
+
+async def _declare_retry_queue(channel: AbstractChannel, spec: QueueSpec, tier: int, delay_ms: int) -> None:
+    """A message waits out its delay here, then expires back into the consumer queue. It comes in and goes back
+    through the dead-letter exchange, where a service's broker user may publish only its own queues' keys: no
+    service needs the default exchange, which would let it put anything into any queue (ops/brokerusers.py)."""
+    name = spec.retry_queue(tier)
+    try:
+        retry = await channel.declare_queue(
+            name,
             durable=True,
             arguments={
                 **_QUORUM,
                 "x-message-ttl": delay_ms,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": spec.name,
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": return_key(spec),
                 "x-dead-letter-strategy": "at-least-once",
                 "x-overflow": "reject-publish",
             },
         )
+    except aiormq.exceptions.ChannelPreconditionFailed:
+        # Declared by an earlier version (expiring through the default exchange): it still returns what it
+        # holds to the consumer queue, so it is kept as it is rather than deleted with messages in it.
+        log.warning("retry_queue_kept_as_declared_before", queue=name)
+        await channel.reopen()
+        retry = await channel.declare_queue(name, passive=True)
+    await retry.bind(DEAD_LETTER_EXCHANGE, routing_key=name)

@@ -269,3 +269,36 @@ async def test_redeliver_is_dropped_by_the_inbox_and_reprocess_runs_the_handler_
             "SELECT event_id, reprocessed FROM inbox WHERE consumer = $1", PROCESSOR_VIDEO_UPLOADED.name
         )
     assert {str(r["event_id"]): r["reprocessed"] for r in reprocessed} == {str(e.id): 1 for e in batch}
+
+
+async def test_reprocess_is_honoured_only_from_an_operator_user(
+    amqp_url: str,
+    amqp: AbstractRobustConnection,
+    publisher: Publisher,
+    schema_pool: SchemaPool,
+    tmp_path: Path,
+) -> None:
+    handled: list[uuid.UUID] = []
+
+    async def on_uploaded(event: VideoUploadedV1, ctx: MessageContext) -> None:
+        handled.append(event.video_id)
+
+    await empty_every_queue(amqp)
+    # This broker user (guest) is not one of the consumer's operators: its replay's reprocess header is ignored.
+    consumer = Consumer(
+        amqp, PROCESSOR_VIDEO_UPLOADED, {"video.uploaded.v1": on_uploaded}, publisher,
+        service="tests", pool=schema_pool.pool, operators=frozenset({"framepipe-operator"}),
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        correlation, _ = await publish_batch(publisher, uploaded, 3)
+        await eventually(lambda: len(handled) == 3)
+        common = ["--correlation-id", correlation, "--to-queue", PROCESSOR_VIDEO_UPLOADED.name, "--execute"]
+        common += ["--state-dir", str(tmp_path), "--audit-log", str(tmp_path / "a.jsonl"), "--amqp-url", amqp_url]
+        await framepipe("replay", *common, "--mode", "reprocess", "--reason", "not an operator")
+        await eventually(lambda: queue_is_empty(amqp, PROCESSOR_VIDEO_UPLOADED.name))
+        await eventually(lambda: consumer.in_flight == 0)
+        await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()
+    assert len(handled) == 3

@@ -10,6 +10,7 @@ from pathlib import Path
 from contracts import ImageFormat
 from processor_svc.extraction import FRAME_PATTERN, finished_frames
 from processor_svc.runner import Brake, run_tool
+from tests.integration.test_processor_support import TOOL_LIMITS
 
 FRAMES = 150
 AHEAD = 8
@@ -45,7 +46,8 @@ async def test_a_slow_consumer_stops_ffmpeg_and_the_frames_on_disk_stay_bounded(
     unbraked.mkdir()
 
     brake = Brake()
-    done = asyncio.ensure_future(run_tool(extract_argv(ffmpeg, source, braked), tmp_path / "a.log", None, brake))
+    argv = extract_argv(ffmpeg, source, braked)
+    done = asyncio.ensure_future(run_tool(argv, tmp_path / "a.log", TOOL_LIMITS, None, brake))
     received, most = await drain_slowly(braked, brake, done)  # type: ignore[arg-type]
     assert (await done).returncode == 0
     assert received == FRAMES
@@ -53,7 +55,7 @@ async def test_a_slow_consumer_stops_ffmpeg_and_the_frames_on_disk_stay_bounded(
     assert most <= 2 * AHEAD + 4, f"{most} frames on disk at once"
 
     # The same consumer without the brake: ffmpeg runs far ahead (what the brake prevents).
-    done = asyncio.ensure_future(run_tool(extract_argv(ffmpeg, source, unbraked), tmp_path / "b.log"))
+    done = asyncio.ensure_future(run_tool(extract_argv(ffmpeg, source, unbraked), tmp_path / "b.log", TOOL_LIMITS))
     received, most_unbraked = await drain_slowly(unbraked, None, done)  # type: ignore[arg-type]
     assert received == FRAMES
     assert most_unbraked > 5 * AHEAD, most_unbraked

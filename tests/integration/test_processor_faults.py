@@ -20,10 +20,11 @@ import aioboto3
 import pytest
 
 from contracts.envelope import amqp_headers, encode
-from contracts.topology import QueueSpec
+from contracts.topology import EVENTS_EXCHANGE, QueueSpec
 from ops.localinfra import LocalS3, free_port, wait_for_port
 from processor_svc.jobdir import JOBS_SUBDIR
 from servicekit.bus import declare_queue
+from servicekit.bus.publisher import build_message
 from tests.integration.test_processor_support import (
     LAVFI,
     ffmpeg_pids_mentioning,
@@ -220,8 +221,9 @@ async def test_a_job_run_again_for_an_upload_whose_result_is_stored_publishes_th
             await env.storage.tag(key, {"framepipe-upload-event": str(upload.id)})
         # The same upload event again, as the broker redelivers a job whose ack or outcome confirm was lost (or as
         # an operator's `replay --mode reprocess` sends it).
-        headers = {**amqp_headers(upload), **replay_headers}
-        await env.publisher.publish_raw(encode(upload), str(upload.id), upload.type, headers)
+        message = build_message(encode(upload), str(upload.id), upload.type, {**amqp_headers(upload), **replay_headers})
+        message.user_id = "guest"  # this broker user: the operators' on the dev broker, and the broker checks it
+        await env.publisher.send_to(EVENTS_EXCHANGE, upload.type, message)
         await eventually(lambda: len(outcome_ids(env, video_id)) == 2, timeout=60)
         async with s3_client(local_s3) as s3:
             listing = await s3.list_object_versions(Bucket=bucket, Prefix=key)

@@ -15,10 +15,14 @@ import pytest
 from contracts import decode
 from contracts.topology import PROCESSOR_VIDEO_UPLOADED
 from ops.localinfra import LocalS3
+from processor_svc.failures import MESSAGES
+from processor_svc.probing import probe
 from servicekit import objects
 from tests.integration.test_processor_support import (
     LAVFI,
+    TOOL_LIMITS,
     Env,
+    fails_with,
     make_video,
     media,
     processor_env,
@@ -27,7 +31,7 @@ from tests.integration.test_processor_support import (
     submit,
     tiny_h264,
 )
-from tests.support import depth, drain
+from tests.support import drain
 
 __all__ = ["media"]
 
@@ -46,19 +50,6 @@ async def env(
     )
     async with processor_env(settings) as env:
         yield env
-
-
-async def fails_with(env: Env, source: Path, code: str) -> None:
-    video_id = await submit(env.publisher, env.storage, source, filename="holiday.mp4")
-    outcome = await env.outcomes.wait_final(video_id)
-    assert outcome.event_type == "video.failed.v1", outcome
-    assert outcome.error.code == code, outcome.error
-    assert outcome.attempts == 1
-    assert len(env.outcomes.of_type(video_id, "video.processing.started.v1")) == 1
-    assert env.outcomes.of_type(video_id, "video.processed.v1") == []
-    spec = PROCESSOR_VIDEO_UPLOADED
-    for queue in [spec.parking_queue, *(spec.retry_queue(t) for t in range(len(spec.retry_delays_ms)))]:
-        assert await depth(env.amqp, queue) == 0, queue
 
 
 async def test_random_bytes_fail_as_invalid_media(env: Env, tmp_path: Path) -> None:
@@ -150,6 +141,50 @@ async def test_an_image_fails_as_unsupported_format(env: Env, media: Path) -> No
 async def test_a_video_over_the_pixel_limit_fails_as_too_large(env: Env, media: Path) -> None:
     source = tiny_h264(media / "huge.mp4", 1, "10", "400x300")
     await fails_with(env, source, "too_large")
+
+
+async def test_failure_messages_never_quote_a_tool_or_name_a_path(env: Env, media: Path, tmp_path: Path) -> None:
+    noise = tmp_path / "noise.mp4"
+    noise.write_bytes(random.Random(11).randbytes(64 * 1024))  # ffprobe's error
+    whole = tiny_h264(media / "faststart-2.mp4", 6, "10", "160x120", "-movflags", "+faststart")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])  # ffmpeg's error
+    for source in (noise, cut):
+        video_id = await submit(env.publisher, env.storage, source)
+        outcome = await env.outcomes.wait_final(video_id)
+        assert outcome.event_type == "video.failed.v1", outcome
+        message = outcome.error.message
+        assert str(env.settings.work_dir) not in message
+        assert "/tmp" not in message
+        assert "ffmpeg" not in message
+        assert message == MESSAGES[outcome.error.code]
+
+
+def stream_growing_to_8k(media: Path) -> Path:
+    """An MPEG-TS whose first second is 320x240 (all ffprobe looks at) and whose last frame is 7680x4320: the
+    two parts are joined into one H.264 stream, remuxed so the file itself is clean."""
+    small = make_video(media / "small.ts", *LAVFI, "testsrc2=size=320x240:rate=10", "-t", "1",
+                       "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")  # fmt: skip
+    huge = make_video(media / "huge.ts", *LAVFI, "color=c=blue:size=7680x4320:rate=10", "-frames:v", "1",
+                      "-c:v", "libx264", "-preset", "ultrafast", "-output_ts_offset", "1")  # fmt: skip
+    parts = media / "parts.txt"
+    parts.write_text(f"file '{small}'\nfile '{huge}'\n")
+    return make_video(media / "grows.ts", "-f", "concat", "-safe", "0", "-i", str(parts), "-c", "copy")
+
+
+async def test_a_stream_that_grows_past_the_pixel_limit_after_the_probe_fails_as_too_large(
+    env: Env, media: Path
+) -> None:
+    source = stream_growing_to_8k(media)
+    assert source.stat().st_size < 1024 * 1024
+    described = await probe(source, media, env.settings.max_pixels, TOOL_LIMITS)
+    assert (described.width, described.height) == (320, 240)
+    await fails_with(env, source, "too_large")
+
+
+async def test_a_video_codec_outside_the_allowlist_fails_as_unsupported_format(env: Env, media: Path) -> None:
+    source = make_video(media / "prores.mov", *LAVFI, "testsrc2=size=160x120:rate=10", "-t", "1", "-c:v", "prores")
+    await fails_with(env, source, "unsupported_format")
 
 
 async def test_a_video_over_the_duration_limit_fails_as_too_long(env: Env, media: Path) -> None:

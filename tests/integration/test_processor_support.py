@@ -22,16 +22,19 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiohttp.test_utils import TestServer
 
-from contracts import EventData, ObjectRef, ProcessingOptions, VideoUploadedV1, decode, new_envelope
+from contracts import EventData, FailureCode, ObjectRef, ProcessingOptions, VideoUploadedV1, decode, new_envelope
 from contracts.envelope import Envelope
 from contracts.events import ImageFormat
+from contracts.topology import PROCESSOR_VIDEO_UPLOADED
 from ops.localinfra import LocalS3
 from processor_svc.app import create_app
-from processor_svc.settings import Settings
+from processor_svc.failures import MESSAGES
+from processor_svc.runner import ToolLimits
+from processor_svc.settings import GIB, Settings
 from servicekit import objects
 from servicekit.bus import Publisher, connect, declare_topology
 from servicekit.storage import Storage, open_storage
-from tests.support import temp_queue
+from tests.support import depth, temp_queue
 
 OUTCOME_TYPES = (
     "video.processing.started.v1",
@@ -40,6 +43,8 @@ OUTCOME_TYPES = (
     "video.failed.v1",
 )
 LAVFI = ["-f", "lavfi", "-i"]
+# The tools' limits for tests that run them without the service: the defaults, with a CPU limit of ten minutes.
+TOOL_LIMITS = ToolLimits(address_space_bytes=4 * GIB, cpu_seconds=600, file_bytes=GIB, open_files=256)
 
 
 def make_video(path: Path, *args: str) -> Path:
@@ -248,6 +253,23 @@ async def processor_env(settings: Settings, start: bool = True, **kwargs: Any) -
     finally:
         await publisher.close()
         await connection.close()
+
+
+async def fails_with(env: Env, source: Path, code: str, *, interval: float = 1.0) -> uuid.UUID:
+    """The job of `source` ends in one permanent failure with `code`: never processed, never retried."""
+    video_id = await submit(env.publisher, env.storage, source, interval=interval, filename="holiday.mp4")
+    outcome = await env.outcomes.wait_final(video_id)
+    assert outcome.event_type == "video.failed.v1", outcome
+    assert outcome.error.code == code, outcome.error
+    # The user reads the code's fixed sentence, never a tool's stderr (it names the job's directory).
+    assert outcome.error.message == MESSAGES[FailureCode(code)]
+    assert outcome.attempts == 1
+    assert len(env.outcomes.of_type(video_id, "video.processing.started.v1")) == 1
+    assert env.outcomes.of_type(video_id, "video.processed.v1") == []
+    spec = PROCESSOR_VIDEO_UPLOADED
+    for queue in [spec.parking_queue, *(spec.retry_queue(t) for t in range(len(spec.retry_delays_ms)))]:
+        assert await depth(env.amqp, queue) == 0, queue
+    return video_id
 
 
 def decoded_frames(path: Path, interval: float) -> list[str]:

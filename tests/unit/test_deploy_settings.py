@@ -23,8 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # In production video-svc and processor-svc reach S3 through IRSA: static keys must be absent there.
 IRSA_ONLY_IN_PROD = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-# What a deployment never sets: the web app's gateway settings belong to `framepipe dev` alone.
-NOT_DEPLOYED = {"web": {"AMQP_URL"} | {name for name in WebSettings.model_fields if name.startswith("upstream_")}}
+# What a deployment never sets: the web app uses no broker, and its gateway settings belong to `framepipe dev` alone.
+NOT_DEPLOYED = {
+    "web": {"AMQP_URL", "BUS_OPERATOR_USERS"}
+    | {name for name in WebSettings.model_fields if name.startswith("upstream_")}
+}
 
 
 def env_names(settings: type[BaseSettings]) -> set[str]:

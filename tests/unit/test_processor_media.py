@@ -116,3 +116,10 @@ def test_the_files_start_time_decides_which_frame_is_on_screen_at_a_sample() -> 
 def test_packets_without_timestamps_prove_nothing() -> None:
     assert not keyframes_cover_samples(["N/A,K__", "100,___"], info_with(), Fraction(1), 1)
     assert not keyframes_cover_samples([], info_with(), Fraction(1), 1)
+
+
+@pytest.mark.parametrize("codec", ["prores", "theora", "rawvideo", "cinepak", "gif"])
+def test_video_codecs_outside_the_allowlist_are_unsupported(codec: str) -> None:
+    with pytest.raises(MediaRejected) as caught:
+        parse_probe(probe(codec_name=codec))
+    assert caught.value.code.value == "unsupported_format"
