@@ -23,7 +23,7 @@ from auth_svc.service import (
 from auth_svc.settings import Settings
 from auth_svc.store import User
 from servicekit.http import Problem, client_of, correlation_id, parse_json
-from servicekit.sessions import check_same_origin, clear_session_cookie, session_token, set_session_cookie
+from servicekit.sessions import check_same_origin, set_session_cookie
 from servicekit.tokens import TOKEN_VERIFIER, Claims, authenticated_user, invalid_token
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
@@ -53,11 +53,14 @@ Email = Annotated[str, StringConstraints(min_length=1, max_length=320), AfterVal
 Name = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, AfterValidator(_blank_to_none)]
 
 
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]  # the rules of a new password
+
+
 class RegisterRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     email: Email
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1024)]
+    password: Password
     name: Name = None
 
 
@@ -92,10 +95,23 @@ async def register(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    issued = await _log_in(request)
+    return token_response(await _log_in(request))
+
+
+def token_response(issued: IssuedToken) -> web.Response:
     return web.json_response(
         {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in},
         headers={"Cache-Control": "no-store"},
+    )
+
+
+def too_many_attempts(exc: TooManyAttempts) -> Problem:
+    return Problem(
+        429,
+        "too_many_attempts",
+        "Too many failed logins; try again later.",
+        headers={"Retry-After": str(exc.retry_after)},
+        retry_after=exc.retry_after,
     )
 
 
@@ -109,13 +125,7 @@ async def _log_in(request: web.Request) -> IssuedToken:
             401, "invalid_credentials", "The e-mail or password is wrong.", headers=BEARER_CHALLENGE
         ) from None
     except TooManyAttempts as exc:
-        raise Problem(
-            429,
-            "too_many_attempts",
-            "Too many failed logins; try again later.",
-            headers={"Retry-After": str(exc.retry_after)},
-            retry_after=exc.retry_after,
-        ) from None
+        raise too_many_attempts(exc) from None
 
 
 async def _current_user(request: web.Request, claims: Claims) -> User:
@@ -173,14 +183,6 @@ async def current_session(request: web.Request) -> web.Response:
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
-async def end_session(request: web.Request) -> web.Response:
-    if session_token(request) is not None:
-        check_same_origin(request)
-    response = web.Response(status=204, headers={"Cache-Control": "no-store"})
-    clear_session_cookie(response)
-    return response
-
-
 async def jwks(request: web.Request) -> web.Response:
     return web.json_response(request.app[TOKEN_VERIFIER].jwks(), headers={"Cache-Control": "public, max-age=300"})
 
@@ -191,6 +193,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/me", me)
     app.router.add_post("/session", start_session)
     app.router.add_get("/session", current_session)
-    app.router.add_delete("/session", end_session)
     app.router.add_post("/session/refresh", refresh_session)
     app.router.add_get("/.well-known/jwks.json", jwks)

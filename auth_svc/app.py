@@ -11,7 +11,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from auth_svc import api, service
+from auth_svc import account_api, api, service
 from auth_svc.keys import load_keys
 from auth_svc.openapi import OPENAPI_SPEC
 from auth_svc.passwords import Passwords, password_hasher
@@ -19,7 +19,7 @@ from auth_svc.service import Accounts, LoginThrottle
 from auth_svc.settings import Settings
 from servicekit.cpus import available_cpus
 from servicekit.http import base_app
-from servicekit.runtime import POOL, CleanupCtx, broker, database, outbox_relay
+from servicekit.runtime import POOL, CleanupCtx, broker, database, outbox_relay, revocation_feed
 from servicekit.tokens import TOKEN_VERIFIER, TokenSigner
 
 SERVICE = "auth_svc"
@@ -38,12 +38,14 @@ def create_app(settings: Settings) -> web.Application:
         [
             database(settings, MIGRATIONS),
             broker(settings, SERVICE, required=False),  # registration publishes through the outbox
+            revocation_feed(SERVICE),  # refuses revoked tokens
             outbox_relay(settings, SERVICE),
             _accounts(settings, signer),
             _failure_pruner,
         ]
     )
     api.add_routes(app)
+    account_api.add_routes(app)
     return app
 
 
@@ -62,7 +64,7 @@ def _accounts(settings: Settings, signer: TokenSigner) -> CleanupCtx:
                 settings.login_window_seconds,
                 settings.register_max_per_address_hour,
             )
-            app[api.ACCOUNTS] = Accounts(app[POOL], passwords, signer, throttle)
+            app[api.ACCOUNTS] = Accounts(app[POOL], passwords, signer, throttle, app[TOKEN_VERIFIER].deny_list)
             yield
 
     return ctx

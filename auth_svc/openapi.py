@@ -53,6 +53,29 @@ _SCHEMAS: dict[str, Any] = {
             "password": {"type": "string", "minLength": 1, "maxLength": 1024},
         },
     },
+    "PasswordChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["current_password", "new_password"],
+        "properties": {
+            "current_password": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "new_password": {"type": "string", "minLength": 8, "maxLength": 1024, "description": "As at registration."},
+        },
+    },
+    "AccountDeletion": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["password"],
+        "properties": {"password": {"type": "string", "minLength": 1, "maxLength": 1024}},
+    },
+    "AccountDeleted": {
+        "type": "object",
+        "required": ["user_id", "deleted_at"],
+        "properties": {
+            "user_id": {"type": "string", "format": "uuid"},
+            "deleted_at": {"type": "string", "format": "date-time"},
+        },
+    },
     "User": {
         "type": "object",
         "required": ["id", "email", "name", "created_at"],
@@ -157,7 +180,7 @@ _PATHS: dict[str, Any] = {
             "security": [{"bearer": []}, {"session": []}],
             "responses": {
                 "200": _json(_ref("User"), "The current user."),
-                "401": problem("`missing_token` or `invalid_token`.", _CHALLENGE),
+                "401": problem("`missing_token`, `invalid_token` or `token_revoked`.", _CHALLENGE),
             },
         }
     },
@@ -182,12 +205,12 @@ _PATHS: dict[str, Any] = {
             "security": [{"session": []}, {"bearer": []}],
             "responses": {
                 "200": _json(_ref("Session"), "The session."),
-                "401": problem("`missing_token` or `invalid_token`.", _CHALLENGE),
+                "401": problem("`missing_token`, `invalid_token` or `token_revoked`.", _CHALLENGE),
             },
         },
         "delete": {
             "operationId": "endSession",
-            "summary": "Sign out: the session cookie is cleared.",
+            "summary": "Sign out: the session cookie is cleared and its token revoked on every service.",
             "responses": {
                 "204": {"description": "Signed out."},
                 "403": problem("`cross_origin_request`."),
@@ -201,8 +224,58 @@ _PATHS: dict[str, Any] = {
             "security": [{"session": []}, {"bearer": []}],
             "responses": {
                 "200": _json(_ref("Session"), "Refreshed; `Set-Cookie` carries the new token."),
-                "401": problem("`missing_token`, `invalid_token` or `session_expired`.", _CHALLENGE),
+                "401": problem("`missing_token`, `invalid_token`, `token_revoked` or `session_expired`.", _CHALLENGE),
                 "403": problem("`cross_origin_request`."),
+            },
+        }
+    },
+    "/logout": {
+        "post": {
+            "operationId": "logout",
+            "summary": "Revoke the presented access token on every service until it expires.",
+            "description": "Other services learn it from `auth.token.revoked.v1` within moments; they then answer "
+            "401 `token_revoked`. A session cookie presented instead of a bearer token is also cleared.",
+            "security": [{"bearer": []}, {"session": []}],
+            "responses": {
+                "204": {"description": "Revoked."},
+                "401": problem("`missing_token`, `invalid_token` or `token_revoked`.", _CHALLENGE),
+                "403": problem("`cross_origin_request`."),
+            },
+        }
+    },
+    "/password": {
+        "post": {
+            "operationId": "changePassword",
+            "summary": "Change the password; every other token of the user is revoked.",
+            "description": "The current password is checked and throttled as logins are. A bearer caller gets a "
+            "fresh token (200, as `/login` answers); a session caller gets a fresh session cookie (204).",
+            "security": [{"bearer": []}, {"session": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("PasswordChange")}}},
+            "responses": {
+                "200": _json(_ref("Token"), "Changed (bearer caller): the fresh token."),
+                "204": {"description": "Changed (session caller): `Set-Cookie` carries the fresh session."},
+                "401": problem("`missing_token`, `invalid_token` or `token_revoked`.", _CHALLENGE),
+                "403": problem("`wrong_password`: the current password is wrong; or `cross_origin_request`."),
+                "429": problem("`too_many_attempts`: too many wrong passwords; `Retry-After` says when to retry."),
+                **_BODY_ERRORS,
+            },
+        }
+    },
+    "/account": {
+        "delete": {
+            "operationId": "deleteAccount",
+            "summary": "Delete the account, confirmed with its password.",
+            "description": "The user is deleted and every token revoked at once; the other services delete the "
+            "user's videos and their files, the e-mail recipient record and the webhook endpoints when "
+            "`auth.user.deleted.v1` reaches them (hence 202). The session cookie is cleared.",
+            "security": [{"bearer": []}, {"session": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AccountDeletion")}}},
+            "responses": {
+                "202": _json(_ref("AccountDeleted"), "Deleted here; the rest follows."),
+                "401": problem("`missing_token`, `invalid_token` or `token_revoked`.", _CHALLENGE),
+                "403": problem("`wrong_password`, or `cross_origin_request`."),
+                "429": problem("`too_many_attempts`."),
+                **_BODY_ERRORS,
             },
         }
     },

@@ -15,6 +15,7 @@ from auth_svc.passwords import Passwords
 from auth_svc.store import User
 from contracts import UserRegisteredV1, new_envelope
 from servicekit import outbox
+from servicekit.revocations import DenyList
 from servicekit.tokens import Claims, TokenSigner
 
 log = structlog.get_logger(__name__)
@@ -81,6 +82,7 @@ class Accounts:
     passwords: Passwords
     signer: TokenSigner
     throttle: LoginThrottle
+    deny_list: DenyList  # this replica's: a revocation made here applies here at once, before the event returns
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ async def login(accounts: Accounts, email: str, password: str, client_address: s
     everyone (LoginThrottle). Every outcome is logged, with the address and never the password."""
     keys = LoginKeys.of(email, client_address)
     async with accounts.pool.acquire() as conn:
-        await _admit_attempt(conn, accounts.throttle, keys, email, client_address)
+        await admit_attempt(conn, accounts.throttle, keys, email, client_address)
         credentials = await store.credentials_by_email(conn, email)
     verdict = await accounts.passwords.verify(credentials.password_hash if credentials else None, password)
     if credentials is None or not verdict.valid:
@@ -142,11 +144,11 @@ async def login(accounts: Accounts, email: str, password: str, client_address: s
             await store.replace_password_hash(conn, credentials.user.id, credentials.password_hash, new_hash)
             log.info("password_rehashed", user_id=str(credentials.user.id))
     log.info("login_succeeded", user_id=str(credentials.user.id), client_address=client_address)
-    return _issue(accounts, credentials.user)
+    return issue(accounts, credentials.user)
 
 
-def _issue(accounts: Accounts, user: User, auth_time: int | None = None) -> IssuedToken:
-    token = accounts.signer.sign(user.id, user.email, auth_time)
+def issue(accounts: Accounts, user: User, auth_time: int | None = None) -> IssuedToken:
+    token = accounts.signer.sign(user.id, user.email, auth_time, not_before=user.tokens_not_before)
     return IssuedToken(access_token=token, expires_in=accounts.signer.ttl_seconds, user=user)
 
 
@@ -156,10 +158,10 @@ async def refresh_session(accounts: Accounts, claims: Claims, max_age_seconds: i
     if time.time() - claims.auth_time > max_age_seconds:
         raise SessionTooOld
     user = await current_user(accounts, claims.user_id)
-    return _issue(accounts, user, claims.auth_time)
+    return issue(accounts, user, claims.auth_time)
 
 
-async def _admit_attempt(
+async def admit_attempt(
     conn: asyncpg.Connection, throttle: LoginThrottle, keys: LoginKeys, email: str, client_address: str
 ) -> None:
     """Refuse the attempt if any of its counts is over its limit; otherwise count it against the account and the
@@ -185,7 +187,8 @@ async def current_user(accounts: Accounts, user_id: uuid.UUID) -> User:
 
 
 async def prune_login_failures(accounts: Accounts) -> int:
-    """Forget attempts older than the longest window they are counted in."""
+    """Forget attempts older than the longest window they are counted in, and revocations of expired tokens."""
     window = max(accounts.throttle.window_seconds, REGISTRATION_WINDOW_SECONDS)
     async with accounts.pool.acquire() as conn:
+        await store.prune_revocations(conn)
         return await store.prune_failures(conn, window)

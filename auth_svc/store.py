@@ -1,4 +1,4 @@
-"""SQL for users and failed logins. Functions take a connection; the caller owns the transaction."""
+"""SQL for users, failed logins and revoked tokens. Functions take a connection; the caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class User:
     email: str
     name: str | None
     created_at: datetime
+    tokens_not_before: int = 0  # epoch seconds: the user's tokens issued before it are revoked
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,18 @@ class Credentials:
     password_hash: str
 
 
-_USER_COLUMNS = "id, email, name, created_at"
+_USER_COLUMNS = "id, email, name, created_at, tokens_not_before"
 
 
 def _user(row: asyncpg.Record) -> User:
-    return User(id=row["id"], email=row["email"], name=row["name"], created_at=row["created_at"])
+    not_before = row["tokens_not_before"]
+    return User(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        created_at=row["created_at"],
+        tokens_not_before=int(not_before.timestamp()) if not_before else 0,
+    )
 
 
 async def insert_user(
@@ -53,6 +61,60 @@ async def credentials_by_email(conn: asyncpg.Connection, email: str) -> Credenti
 async def user_by_id(conn: asyncpg.Connection, user_id: uuid.UUID) -> User | None:
     row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = $1", user_id)
     return _user(row) if row else None
+
+
+async def credentials_by_id(conn: asyncpg.Connection, user_id: uuid.UUID) -> Credentials | None:
+    row = await conn.fetchrow(f"SELECT {_USER_COLUMNS}, password_hash FROM users WHERE id = $1", user_id)
+    return Credentials(_user(row), row["password_hash"]) if row else None
+
+
+async def change_password(
+    conn: asyncpg.Connection, user_id: uuid.UUID, old_hash: str, new_hash: str, not_before: datetime
+) -> bool:
+    """Compare-and-set the hash (a concurrent change wins once) and revoke the user's older tokens."""
+    status: str = await conn.execute(
+        "UPDATE users SET password_hash = $3, tokens_not_before = $4, updated_at = now() "
+        "WHERE id = $1 AND password_hash = $2",
+        user_id,
+        old_hash,
+        new_hash,
+        not_before,
+    )
+    return status != "UPDATE 0"
+
+
+async def delete_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> bool:
+    status: str = await conn.execute("DELETE FROM users WHERE id = $1", user_id)
+    return status != "DELETE 0"
+
+
+@dataclass(frozen=True)
+class Revocation:
+    user_id: uuid.UUID
+    jti: str | None
+    not_before: datetime | None
+    expires_at: datetime
+    reason: str
+
+
+async def insert_revocation(conn: asyncpg.Connection, revocation: Revocation) -> datetime | None:
+    """When the revocation was recorded; None when that token had been revoked already."""
+    revoked_at: datetime | None = await conn.fetchval(
+        "INSERT INTO token_revocations (user_id, jti, not_before, expires_at, reason) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (jti) DO NOTHING RETURNING revoked_at",
+        revocation.user_id,
+        revocation.jti,
+        revocation.not_before,
+        revocation.expires_at,
+        revocation.reason,
+    )
+    return revoked_at
+
+
+async def prune_revocations(conn: asyncpg.Connection) -> int:
+    """Forget revocations of tokens that have expired by themselves."""
+    status: str = await conn.execute("DELETE FROM token_revocations WHERE expires_at < now()")
+    return int(status.rsplit(" ", 1)[-1])
 
 
 async def replace_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, old: str, new: str) -> None:

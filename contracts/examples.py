@@ -20,6 +20,9 @@ from contracts.events import (
     ProcessingError,
     ProcessingOptions,
     ResultObject,
+    RevocationReason,
+    TokenRevokedV1,
+    UserDeletedV1,
     UserRegisteredV1,
     VideoDeletedV1,
     VideoFailedV1,
@@ -43,6 +46,8 @@ DELETE_REQUEST = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"
 ENDPOINT_ID = UUID("6b7c8d9e-0f1a-4b2c-8d3e-4f5a6b7c8d9e")
 DELIVERY_ID = UUID("7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f")
 FAILED_DELIVERY_EVENT = "4c9e1a7f-5b6d-4e0f-8a3b-1c4d5e6f7a8b"
+SIGN_OUT_REQUEST = "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e"
+ACCOUNT_DELETE_REQUEST = "c3d4e5f6-a7b8-4c9d-8e1f-2a3b4c5d6e7f"
 
 
 def _at(hour: int, minute: int, second: int = 0) -> datetime:
@@ -117,6 +122,14 @@ _PAYLOADS: tuple[EventData, ...] = (
         disabled_at=datetime(2026, 3, 19, 9, 31, tzinfo=UTC),
         reason="Every delivery failed for 5 days (last: HTTP 503).",
     ),
+    TokenRevokedV1(
+        user_id=USER_ID,
+        jti="5f0c2a9e8b7d4c6a9e1f3b5d7c9a0e2f",
+        expires_at=_at(19, 0),
+        reason=RevocationReason.LOGOUT,
+        revoked_at=_at(18, 10),
+    ),
+    UserDeletedV1(user_id=USER_ID, deleted_at=datetime(2026, 3, 20, 8, 0, tzinfo=UTC)),
 )
 _EXAMPLES: dict[type[EventData], EventData] = {type(payload): payload for payload in _PAYLOADS}
 
@@ -189,6 +202,16 @@ _HOPS: dict[str, _Hop] = {
         UPLOAD_REQUEST,
         None,
         datetime(2026, 3, 19, 9, 31, tzinfo=UTC),
+    ),
+    "auth.token.revoked.v1": _Hop(
+        "0a1b2c3d-4e5f-4a6b-9c7d-8e9f0a1b2c3d", "framepipe/auth_svc", SIGN_OUT_REQUEST, None, _at(18, 10)
+    ),
+    "auth.user.deleted.v1": _Hop(
+        "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
+        "framepipe/auth_svc",
+        ACCOUNT_DELETE_REQUEST,
+        None,
+        datetime(2026, 3, 20, 8, 0, tzinfo=UTC),
     ),
 }
 

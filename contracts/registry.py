@@ -5,6 +5,8 @@ from __future__ import annotations
 from contracts.events import (
     EventData,
     NotificationSentV1,
+    TokenRevokedV1,
+    UserDeletedV1,
     UserRegisteredV1,
     VideoDeletedV1,
     VideoFailedV1,
@@ -27,6 +29,8 @@ _MODELS: tuple[type[EventData], ...] = (
     NotificationSentV1,
     WebhookDeliveryFailedV1,
     WebhookEndpointDisabledV1,
+    TokenRevokedV1,
+    UserDeletedV1,
 )
 
 EVENT_TYPES: dict[str, type[EventData]] = {model.event_type: model for model in _MODELS}

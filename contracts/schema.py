@@ -25,6 +25,8 @@ from contracts.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
     QUEUES,
+    REVOCATION_TYPES,
+    REVOCATIONS_STREAM,
     QueueSpec,
 )
 from contracts.version import CONTRACT_VERSION
@@ -37,6 +39,8 @@ SERVER = "rabbitmq"
 
 PRODUCERS: dict[str, tuple[str, ...]] = {
     "auth.user.registered.v1": ("auth_svc",),
+    "auth.token.revoked.v1": ("auth_svc",),
+    "auth.user.deleted.v1": ("auth_svc",),
     "video.uploaded.v1": ("video_svc",),
     "video.processing.started.v1": ("processor_svc",),
     "video.processing.progress.v1": ("processor_svc",),
@@ -121,6 +125,12 @@ CHANGELOG: tuple[Release, ...] = (
         title="Documents where a video's objects are (`sources/{owner_id}/{video_id}`, `results/{video_id}.zip`, "
         "`results/previews/{video_id}/{n}.jpg`): consumers park an event naming any other object",
         types=("video.uploaded.v1", "video.processed.v1"),
+    ),
+    Release(
+        version="1.5.0",
+        date="2026-12-05",
+        title="Account lifecycle: revoked access tokens (sign-out, password change) and deleted accounts",
+        types=("auth.token.revoked.v1", "auth.user.deleted.v1"),
     ),
 )
 
@@ -264,6 +274,8 @@ def _queue_facts(spec: QueueSpec) -> JsonDict:
 def _channel(event_type: str) -> JsonDict:
     queues = consuming_queues(event_type)
     consumed_by = ", ".join(f"`{spec.name}` ({spec.owner})" for spec in queues) or "no framepipe queue"
+    if event_type in REVOCATION_TYPES:
+        consumed_by = f"the `{REVOCATIONS_STREAM}` stream, read by every service that verifies access tokens"
     return {
         "address": event_type,
         "title": event_type,
@@ -546,6 +558,8 @@ def _event_facts(event_type: str) -> str:
     consumers += [
         f"{spec.owner} (its dead letters, queue <code>{spec.name}</code>)" for spec in dead_letter_queues(event_type)
     ]
+    if event_type in REVOCATION_TYPES:
+        consumers.append(f"every service that verifies access tokens (stream <code>{REVOCATIONS_STREAM}</code>)")
     facts = {
         "subject": f"the payload's <code>{subject_field(event_type)}</code>",
         "producers": ", ".join(producers(event_type)),

@@ -9,6 +9,12 @@ EVENTS_EXCHANGE = "framepipe.events"
 DEAD_LETTER_EXCHANGE = "framepipe.dlx"
 ARCHIVE_STREAM = "framepipe.archive"
 ARCHIVE_MAX_AGE = "30D"
+# Revoked access tokens, for every replica that verifies tokens: each reads it from the start when it starts (so
+# a replica started late still refuses what was revoked before) and follows it from then on. Kept longer than the
+# longest token lifetime (JWT_TTL_SECONDS is at most a day), after which a revocation no longer matters.
+REVOCATIONS_STREAM = "framepipe.revocations"
+REVOCATIONS_MAX_AGE = "2D"
+REVOCATION_TYPES: tuple[str, ...] = ("auth.token.revoked.v1",)
 
 PARKING_SUFFIX = ".dlq"
 RETRY_SUFFIX = ".retry"
@@ -97,6 +103,27 @@ NOTIFY_USER_DIRECTORY = QueueSpec(
     description="notify_svc's projection of users (id → e-mail, name).",
 )
 
+VIDEO_USER_DELETIONS = QueueSpec(
+    name="video.user-deletions",
+    owner="video_svc",
+    binds=("auth.user.deleted.v1",),
+    description="Deletes every video of a deleted account (rows marked deleted, objects removed, one "
+    "`video.deleted.v1` each, as the owner's own DELETE does).",
+)
+NOTIFY_DELETIONS = QueueSpec(
+    name="notify.deletions",
+    owner="notify_svc",
+    binds=("auth.user.deleted.v1", "video.deleted.v1"),
+    description="Forgets a deleted account's recipient record, and remembers deleted accounts and videos so "
+    "that no outcome about them is e-mailed afterwards.",
+)
+WEBHOOK_USER_DELETIONS = QueueSpec(
+    name="webhook.user-deletions",
+    owner="webhook_svc",
+    binds=("auth.user.deleted.v1",),
+    description="Deletes a deleted account's webhook endpoints, their deliveries and kept events.",
+)
+
 # The events a webhook endpoint may subscribe to: the life of its owner's videos (every one carries `owner_id`).
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
     "video.uploaded.v1",
@@ -135,5 +162,8 @@ QUEUES: dict[str, QueueSpec] = {
         NOTIFY_USER_DIRECTORY,
         WEBHOOK_EVENTS,
         NOTIFY_WEBHOOK_ALERTS,
+        VIDEO_USER_DELETIONS,
+        NOTIFY_DELETIONS,
+        WEBHOOK_USER_DELETIONS,
     )
 }

@@ -8,9 +8,15 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from contracts.topology import NOTIFY_USER_DIRECTORY, NOTIFY_VIDEO_OUTCOMES, NOTIFY_WEBHOOK_ALERTS, QueueSpec
+from contracts.topology import (
+    NOTIFY_DELETIONS,
+    NOTIFY_USER_DIRECTORY,
+    NOTIFY_VIDEO_OUTCOMES,
+    NOTIFY_WEBHOOK_ALERTS,
+    QueueSpec,
+)
 from notify_svc import api
-from notify_svc.consumers import alert_handlers, directory_handlers, outcome_handlers
+from notify_svc.consumers import alert_handlers, deletion_handlers, directory_handlers, outcome_handlers
 from notify_svc.emails import Sender, Templates
 from notify_svc.mailer import Mailer, SmtpConfig
 from notify_svc.openapi import SPEC
@@ -20,7 +26,7 @@ from servicekit.bus import Handler
 from servicekit.bus.batch import Batched
 from servicekit.db import create_pool
 from servicekit.http import base_app
-from servicekit.runtime import CleanupCtx, broker, consumers, database, outbox_relay
+from servicekit.runtime import CleanupCtx, broker, consumers, database, outbox_relay, revocation_feed
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 
 SERVICE = "notify_svc"
@@ -44,6 +50,7 @@ def create_app(
     app.cleanup_ctx.append(database(settings, MIGRATIONS))
     app.cleanup_ctx.append(_log_pool(settings))
     app.cleanup_ctx.append(broker(settings, SERVICE, required=False))  # GET /notifications needs the database only
+    app.cleanup_ctx.append(revocation_feed(SERVICE))  # refuses revoked tokens
     app.cleanup_ctx.append(outbox_relay(settings, SERVICE))
     app.cleanup_ctx.append(_consumers(settings, outcome_queue, directory_queue, alert_queue))
     api.add_routes(app)
@@ -86,6 +93,7 @@ def _consumers(
             (directory_queue, directory_handlers()),
             (outcome_queue, outcome_handlers(outcome_queue, notifier)),
             (alert_queue, alert_handlers(notifier)),
+            (NOTIFY_DELETIONS, deletion_handlers()),
         ]
         async for _ in consumers(SERVICE, bindings, prefetch=settings.db_pool_max)(app):
             yield

@@ -14,13 +14,15 @@ from prometheus_client import Counter
 from contracts.events import (
     NotificationKind,
     NotificationSentV1,
+    UserDeletedV1,
     UserRegisteredV1,
+    VideoDeletedV1,
     VideoFailedV1,
     VideoProcessedV1,
     WebhookEndpointDisabledV1,
 )
 from contracts.topology import QueueSpec
-from notify_svc import service
+from notify_svc import service, store
 from notify_svc.mailer import DeliveryDeferred
 from notify_svc.service import NotificationRejected, Notifier, Outcome, RecipientUnknown
 from servicekit import outbox
@@ -45,6 +47,21 @@ def directory_handlers() -> dict[str, Handler]:
             raise PermanentError(str(exc)) from None
 
     return {UserRegisteredV1.event_type: on_user_registered}
+
+
+def deletion_handlers() -> dict[str, Handler]:
+    """Deleted accounts and videos: forgotten (the recipient record and its log) and remembered (their ids), so
+    that an outcome about them arriving afterwards sends nothing."""
+
+    async def on_user_deleted(event: UserDeletedV1, ctx: MessageContext) -> None:
+        structlog.contextvars.bind_contextvars(user_id=str(event.user_id))
+        await store.forget_user(ctx.db, event.user_id, event.deleted_at)
+
+    async def on_video_deleted(event: VideoDeletedV1, ctx: MessageContext) -> None:
+        structlog.contextvars.bind_contextvars(user_id=str(event.owner_id), video_id=str(event.video_id))
+        await store.remember_deleted_video(ctx.db, event.video_id, event.deleted_at)
+
+    return {UserDeletedV1.event_type: on_user_deleted, VideoDeletedV1.event_type: on_video_deleted}
 
 
 def outcome_handlers(spec: QueueSpec, notifier: Notifier) -> Batched:

@@ -41,7 +41,10 @@ SPEC: dict[str, Any] = {
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NotificationPage"}}},
                     },
                     "400": problem("The cursor is not valid."),
-                    "401": problem("Missing, invalid or expired access token."),
+                    "401": problem(
+                        "Missing, invalid, expired or revoked access token "
+                        "(`missing_token`, `invalid_token`, `token_revoked`)."
+                    ),
                     "422": problem("A query parameter is not valid."),
                 },
             }

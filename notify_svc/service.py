@@ -109,7 +109,7 @@ async def notify_outcomes(
     after a send, None when it had been sent before, or why it was not sent (`RecipientUnknown`,
     `NotificationRejected`, `DeliveryDeferred`, or any other error); an outcome not sent wrote nothing through
     `conn`, so its inbox claim can be released while the others commit."""
-    known = await store.outcome_contexts(conn, [(o.event_id, o.event.owner_id) for o in outcomes])
+    known = await store.outcome_contexts(conn, [(o.event_id, o.event.owner_id, o.event.video_id) for o in outcomes])
     attempts = await asyncio.gather(
         *(tracing.within(o.trace, _attempt(notifier, o, k)) for o, k in zip(outcomes, known, strict=True)),
         return_exceptions=True,
@@ -142,6 +142,9 @@ async def _attempt(notifier: Notifier, outcome: Outcome, known: store.OutcomeCon
     )
     if known.status == "sent":
         log.info("notification_already_sent")
+        return None
+    if known.deleted:
+        log.info("notification_skipped_deleted")  # the video or its owner's account is gone: say nothing
         return None
     recipient = known.recipient
     letter = outcome.letter(notifier, recipient.name if recipient else None)

@@ -32,8 +32,10 @@ class NewNotification:
 async def upsert_recipient(
     conn: asyncpg.Connection, user_id: uuid.UUID, email: str, name: str | None, registered_at: datetime
 ) -> None:
+    """A deleted account is never recorded again (its registration replayed, or arriving late)."""
     await conn.execute(
-        "INSERT INTO recipients (user_id, email, name, registered_at) VALUES ($1, $2, $3, $4) "
+        "INSERT INTO recipients (user_id, email, name, registered_at) "
+        "SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM deleted_users WHERE user_id = $1) "
         "ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name, updated_at = now()",
         user_id,
         email,
@@ -51,26 +53,55 @@ async def recipient(conn: asyncpg.Connection, user_id: uuid.UUID) -> Recipient |
 class OutcomeContext:
     status: str | None
     recipient: Recipient | None
+    deleted: bool = False  # the video, or its owner's account, was deleted: nothing is sent about it
 
 
 async def outcome_contexts(
-    conn: asyncpg.Connection, outcomes: Sequence[tuple[uuid.UUID, uuid.UUID]]
+    conn: asyncpg.Connection, outcomes: Sequence[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]
 ) -> list[OutcomeContext]:
-    """What sending each outcome's e-mail needs to know (`(event_id, user_id)` pairs), in one round trip."""
+    """What sending each outcome's e-mail needs to know (`(event_id, user_id, video_id)`), in one round trip."""
     rows = await conn.fetch(
-        "SELECT n.status, r.email, r.name "
-        "FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS o(event_id, user_id, i) "
+        "SELECT n.status, r.email, r.name, "
+        "       (du.user_id IS NOT NULL OR dv.video_id IS NOT NULL) AS deleted "
+        "FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) WITH ORDINALITY AS o(event_id, user_id, video_id, i) "
         "LEFT JOIN notifications n ON n.event_id = o.event_id LEFT JOIN recipients r ON r.user_id = o.user_id "
+        "LEFT JOIN deleted_users du ON du.user_id = o.user_id LEFT JOIN deleted_videos dv ON dv.video_id = o.video_id "
         "ORDER BY o.i",
-        [event_id for event_id, _ in outcomes],
-        [user_id for _, user_id in outcomes],
+        [event_id for event_id, _, _ in outcomes],
+        [user_id for _, user_id, _ in outcomes],
+        [video_id for _, _, video_id in outcomes],
     )
     return [
         OutcomeContext(
-            row["status"], Recipient(user_id, row["email"], row["name"]) if row["email"] is not None else None
+            row["status"],
+            Recipient(user_id, row["email"], row["name"]) if row["email"] is not None else None,
+            row["deleted"],
         )
-        for (_, user_id), row in zip(outcomes, rows, strict=True)
+        for (_, user_id, _), row in zip(outcomes, rows, strict=True)
     ]
+
+
+async def forget_user(conn: asyncpg.Connection, user_id: uuid.UUID, deleted_at: datetime) -> None:
+    """Remove the recipient record and the notification log of a deleted account, and remember the deletion."""
+    await conn.execute("DELETE FROM recipients WHERE user_id = $1", user_id)
+    await conn.execute("DELETE FROM notifications WHERE user_id = $1", user_id)
+    await conn.execute(
+        "INSERT INTO deleted_users (user_id, deleted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", user_id, deleted_at
+    )
+
+
+DELETED_VIDEO_RETENTION_DAYS = 35  # past the archive's 30 days: no replay can bring an outcome older than that
+
+
+async def remember_deleted_video(conn: asyncpg.Connection, video_id: uuid.UUID, deleted_at: datetime) -> None:
+    """Remember the deletion, and forget those too old for any outcome of theirs to arrive still (pruned as they
+    are added, so the table stays as large as a retention period of deletions)."""
+    await conn.execute(
+        "INSERT INTO deleted_videos (video_id, deleted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", video_id, deleted_at
+    )
+    await conn.execute(
+        "DELETE FROM deleted_videos WHERE deleted_at < now() - make_interval(days => $1)", DELETED_VIDEO_RETENTION_DAYS
+    )
 
 
 async def record_sent(

@@ -25,13 +25,16 @@ from contracts.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUES, RE
 
 SERVICES = ("auth_svc", "video_svc", "notify_svc", "processor_svc", "webhook_svc")
 OPERATOR = "framepipe-operator"
-# Every name the services declare: the exchanges, the archive, the queues (by owner prefix) and server-named
-# queues (a replica's own, exclusive).
-FRAMEPIPE_NAMES = r"^(framepipe\.(events|dlx|archive)|(processor|video|notify|webhook)\..+|amq\.gen-.+)$"
+# Every name the services declare: the exchanges, the archive and revocations streams, the queues (by owner prefix)
+# and server-named queues (a replica's own, exclusive).
+FRAMEPIPE_NAMES = r"^(framepipe\.(events|dlx|archive|revocations)|(processor|video|notify|webhook)\..+|amq\.gen-.+)$"
 # Declaring a queue that dead-letters needs read on it (RabbitMQ's rule: no one reads a queue's messages by
 # dead-lettering them elsewhere), and every service declares every queue, so each may read every framepipe queue
 # and the exchanges (to bind). What it may consume is therefore not limited here (docs/security.md).
 FRAMEPIPE_READ = r"^(framepipe\.(events|dlx)|(processor|video|notify|webhook)\..+|amq\.gen-.+)$"
+# The services that verify access tokens also read the revocations stream into their deny-list (decision 0020).
+TOKEN_VERIFIERS = ("auth_svc", "video_svc", "notify_svc", "webhook_svc")
+VERIFIER_READ = r"^(framepipe\.(events|dlx|revocations)|(processor|video|notify|webhook)\..+|amq\.gen-.+)$"
 EVERYTHING = ".*"
 
 
@@ -66,7 +69,7 @@ def access(service: str) -> Access:
     return Access(
         configure=FRAMEPIPE_NAMES,
         write=FRAMEPIPE_NAMES,
-        read=FRAMEPIPE_READ,
+        read=VERIFIER_READ if service in TOKEN_VERIFIERS else FRAMEPIPE_READ,
         topics={
             EVENTS_EXCHANGE: (f"^({_alternatives(produced)})$" if produced else "^$", EVERYTHING),
             DEAD_LETTER_EXCHANGE: (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
+import structlog
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 from opentelemetry import trace
@@ -23,8 +24,12 @@ from servicekit.db import check_database, create_pool, migrate
 from servicekit.http import add_readiness_check
 from servicekit.logging import configure_logging
 from servicekit.outbox import OutboxRelay
+from servicekit.revocations import RevocationFeed
 from servicekit.settings import BaseServiceSettings, DatabaseSettings, StorageSettings
 from servicekit.storage import Storage, open_storage
+from servicekit.tokens import TOKEN_VERIFIER
+
+log = structlog.get_logger(__name__)
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
@@ -79,6 +84,24 @@ def broker(settings: BaseServiceSettings, service: str, *, required: bool = True
             await asyncio.wait_for(publisher.close(), CLOSE_TIMEOUT)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(connection.close(), CLOSE_TIMEOUT)
+
+    return ctx
+
+
+def revocation_feed(service: str) -> CleanupCtx:
+    """The deny-list of revoked tokens, filled from the revocations stream (after `broker`): the app starts answering
+    only once the revocations still in force are known (servicekit.revocations)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        deny_list = app[TOKEN_VERIFIER].deny_list
+        channel = await app[AMQP].channel()
+        feed = RevocationFeed(channel, deny_list)
+        await feed.start()
+        await feed.caught_up()
+        log.info("revocations_loaded", service=service, read=feed.read, in_force=len(deny_list))
+        yield
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(channel.close(), CLOSE_TIMEOUT)
 
     return ctx
 

@@ -22,6 +22,7 @@ from jose import jwk, jwt
 from jose.exceptions import JOSEError
 
 from servicekit.http import Problem
+from servicekit.revocations import DenyList
 from servicekit.sessions import SAFE_METHODS, check_same_origin, session_token
 
 ALGORITHM = "RS256"
@@ -40,6 +41,10 @@ class InvalidToken(Exception):
     """The token cannot be trusted; the message says why (for logs, never for the client)."""
 
 
+class RevokedToken(InvalidToken):
+    """A genuine, unexpired token that was revoked (signed out, password changed, account deleted)."""
+
+
 @dataclass(frozen=True)
 class Claims:
     user_id: uuid.UUID
@@ -47,6 +52,7 @@ class Claims:
     token_id: str | None
     expires_at: int
     auth_time: int  # when the user gave their password: refreshed sessions keep it
+    issued_at: int = 0  # `iat`: a revocation of all the user's tokens refuses those issued before it
 
 
 def load_public_keys(directory: Path) -> dict[str, str]:
@@ -61,8 +67,9 @@ class TokenVerifier:
     """Verifies RS256 tokens against the configured public keys, and remembers the tokens it accepted, keyed by
     their exact bytes (signature included), so a client that reuses its token pays for parsing and the RSA check
     once. Only `exp` can turn an accepted token invalid later (`iat`/`nbf` only move into the past), so it is
-    checked again on every hit, with the same clock-skew leeway as the first verification. Refused tokens are
-    never remembered; the oldest entry goes once `max_entries` are held."""
+    checked again on every hit, with the same clock-skew leeway as the first verification, and so is the deny-list
+    of revoked tokens (servicekit.revocations), which can refuse a token at any time. Refused tokens are never
+    remembered; the oldest entry goes once `max_entries` are held."""
 
     def __init__(
         self, public_keys: Mapping[str, str], *, issuer: str, audience: str, max_entries: int = 10_000
@@ -74,8 +81,16 @@ class TokenVerifier:
         self._audience = audience
         self._accepted: OrderedDict[str, Claims] = OrderedDict()
         self._max_entries = max_entries
+        self.deny_list = DenyList()
 
     def verify(self, token: str) -> Claims:
+        """The token's claims, or InvalidToken (RevokedToken for a revoked one)."""
+        claims = self._verified(token)
+        if self.deny_list.refuses(claims.user_id, claims.token_id, claims.issued_at):
+            raise RevokedToken("token revoked")
+        return claims
+
+    def _verified(self, token: str) -> Claims:
         claims = self._accepted.get(token)
         if claims is None:
             claims = self._verify(token)
@@ -142,7 +157,12 @@ def _claims(claims: Mapping[str, Any]) -> Claims:
     if not isinstance(auth_time, int):
         raise InvalidToken("auth_time is not a time")
     return Claims(
-        user_id=user_id, email=email, token_id=claims.get("jti"), expires_at=int(claims["exp"]), auth_time=auth_time
+        user_id=user_id,
+        email=email,
+        token_id=claims.get("jti"),
+        expires_at=int(claims["exp"]),
+        auth_time=auth_time,
+        issued_at=int(claims["iat"]),
     )
 
 
@@ -155,9 +175,11 @@ class TokenSigner:
         self._audience = audience
         self.ttl_seconds = ttl_seconds
 
-    def sign(self, user_id: uuid.UUID, email: str, auth_time: int | None = None) -> str:
-        """`auth_time`: when the user last gave their password (now, unless a session is being refreshed)."""
-        now = int(time.time())
+    def sign(self, user_id: uuid.UUID, email: str, auth_time: int | None = None, *, not_before: int = 0) -> str:
+        """`auth_time`: when the user last gave their password (now, unless a session is being refreshed).
+        `not_before`: the user's tokens issued before it are revoked, so a token made in that same second is dated
+        from it (at most a second ahead, well inside the verifiers' leeway) rather than born revoked."""
+        now = max(int(time.time()), not_before)
         claims = {
             "sub": str(user_id),
             "email": email,
@@ -209,15 +231,22 @@ def authenticated_user(request: web.Request) -> Claims:
             )
     try:
         return request.app[TOKEN_VERIFIER].verify(token.strip())
+    except RevokedToken:
+        raise revoked_token() from None
     except InvalidToken:
         raise invalid_token() from None
 
 
+_INVALID_TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'}
+
+
+def revoked_token() -> Problem:
+    """401 for a genuine token that was revoked: the client must sign in again."""
+    return Problem(
+        401, "token_revoked", "The access token was revoked; sign in again.", headers=_INVALID_TOKEN_CHALLENGE
+    )
+
+
 def invalid_token() -> Problem:
     """401 for a token that cannot be trusted (or names a user that is gone)."""
-    return Problem(
-        401,
-        "invalid_token",
-        "The access token is invalid or expired.",
-        headers={"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'},
-    )
+    return Problem(401, "invalid_token", "The access token is invalid or expired.", headers=_INVALID_TOKEN_CHALLENGE)

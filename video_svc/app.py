@@ -7,13 +7,23 @@ from pathlib import Path
 
 from aiohttp import web
 
-from contracts.topology import VIDEO_DEAD_JOBS, VIDEO_DELETED_OBJECTS, VIDEO_PROCESSING_UPDATES
+from contracts.topology import VIDEO_DEAD_JOBS, VIDEO_DELETED_OBJECTS, VIDEO_PROCESSING_UPDATES, VIDEO_USER_DELETIONS
 from servicekit.http import base_app
-from servicekit.runtime import POOL, STORAGE, CleanupCtx, broker, consumers, database, outbox_relay, storage
+from servicekit.runtime import (
+    POOL,
+    STORAGE,
+    CleanupCtx,
+    broker,
+    consumers,
+    database,
+    outbox_relay,
+    revocation_feed,
+    storage,
+)
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 from video_svc import api
 from video_svc.admission import UploadSlots
-from video_svc.consumers import DEAD_JOBS, deleted_objects, processing_updates
+from video_svc.consumers import DEAD_JOBS, deleted_objects, processing_updates, user_deletions
 from video_svc.live import LiveChanges
 from video_svc.openapi import openapi_spec
 from video_svc.settings import Settings
@@ -39,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
             # Listing, status, downloads (presigned offline) and deletes need neither the broker (the outbox
             # waits for it) nor S3: a blip of either must not take every replica out of the load balancer.
             broker(settings, SERVICE, required=False),
+            revocation_feed(SERVICE),  # refuses revoked tokens
             storage(settings, READINESS_KEY, required=False),
             outbox_relay(settings, SERVICE),
             live_changes(settings),
@@ -48,6 +59,7 @@ def create_app(settings: Settings) -> web.Application:
                     (VIDEO_PROCESSING_UPDATES, processing_updates(lambda: app[STORAGE])),
                     (VIDEO_DEAD_JOBS, DEAD_JOBS),
                     (VIDEO_DELETED_OBJECTS, deleted_objects(lambda: app[STORAGE])),
+                    (VIDEO_USER_DELETIONS, user_deletions(lambda: app[STORAGE])),
                 ],
             ),
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from contracts import (
+    UserDeletedV1,
     VideoDeletedV1,
     VideoFailedV1,
     VideoProcessedV1,
@@ -44,6 +45,13 @@ def deleted_objects(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
         await lifecycle.on_deleted(ctx.db, storage(), event)
 
     return {VideoDeletedV1.event_type: deleted}
+
+
+def user_deletions(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
+    async def user_deleted(event: UserDeletedV1, ctx: MessageContext) -> None:
+        await lifecycle.on_user_deleted(ctx, storage(), event)
+
+    return {UserDeletedV1.event_type: user_deleted}
 
 
 DEAD_JOBS: Mapping[str, Handler] = {"video.uploaded.v1": lifecycle.on_dead_job}

@@ -12,6 +12,7 @@ import structlog
 from contracts import (
     FailureCode,
     ProcessingError,
+    UserDeletedV1,
     VideoDeletedV1,
     VideoFailedV1,
     VideoProcessedV1,
@@ -23,7 +24,7 @@ from contracts.topology import PROCESSOR_VIDEO_UPLOADED
 from servicekit import objects, outbox
 from servicekit.bus import MessageContext, PermanentError
 from servicekit.storage import Storage
-from video_svc import store
+from video_svc import service, store
 from video_svc.service import SOURCE
 
 log = structlog.get_logger(__name__)
@@ -47,6 +48,23 @@ async def on_deleted(conn: asyncpg.Connection, storage: Storage, event: VideoDel
     keys = await store.deleted_object_keys(conn, event.owner_id, event.video_id)
     await storage.delete(*keys)
     log.info("deleted_objects_removed", video_id=str(event.video_id), objects=len(keys))
+
+
+async def on_user_deleted(ctx: MessageContext, storage: Storage, event: UserDeletedV1) -> None:
+    """A deleted account's videos go as their owner's DELETE would take them, each with its `video.deleted.v1`
+    (caused by this event). Its objects are removed now, best effort: those events' own consumer removes whatever
+    storage refused. A redelivery after the commit is dropped by the inbox; one before it finds the same videos."""
+    removals = []
+    for video_id in await store.live_video_ids(ctx.db, event.user_id):
+        keys = await service.mark_video_deleted(
+            ctx.db, event.user_id, video_id, lambda deleted: ctx.follow_up(deleted, SOURCE)
+        )
+        if keys is not None:
+            removals.append((video_id, keys))
+    await store.forget_owner(ctx.db, event.user_id)
+    for video_id, keys in removals:
+        await service.remove_objects(storage, video_id, keys)
+    log.info("account_videos_deleted", user_id=str(event.user_id), videos=len(removals))
 
 
 async def on_processed(conn: asyncpg.Connection, storage: Storage, event: VideoProcessedV1) -> None:

@@ -106,7 +106,9 @@ def _upload_operation(settings: Settings) -> dict[str, Any]:
                 },
             ),
             "400": problem("`no_file`, `empty_file` or `malformed_upload`."),
-            "401": problem("Missing or invalid token."),
+            "401": problem(
+                "`missing_token`, `invalid_token`, or `token_revoked` (signed out, password changed, account deleted)."
+            ),
             "413": problem(
                 f"`upload_too_large` (over {settings.max_upload_bytes} bytes per file) or `too_many_files` "
                 f"(over {settings.max_files_per_upload})."
@@ -160,7 +162,9 @@ def _list_operation() -> dict[str, Any]:
                     },
                 },
             ),
-            "401": problem("Missing or invalid token."),
+            "401": problem(
+                "`missing_token`, `invalid_token`, or `token_revoked` (signed out, password changed, account deleted)."
+            ),
             "422": problem("Bad `limit`, `status` or `cursor`."),
         },
     }
@@ -184,7 +188,9 @@ def _download_operation(settings: Settings) -> dict[str, Any]:
                 },
             ),
             "302": {"description": "Redirect to the ZIP.", "headers": {"Location": {"schema": {"type": "string"}}}},
-            "401": problem("Missing or invalid token."),
+            "401": problem(
+                "`missing_token`, `invalid_token`, or `token_revoked` (signed out, password changed, account deleted)."
+            ),
             "404": problem("No such video."),
             "409": problem("`not_ready`: the video is not `done`; `video_status` says what it is."),
             "422": problem("Bad `redirect`."),
@@ -213,7 +219,9 @@ def _events_operation(settings: Settings) -> dict[str, Any]:
         ],
         "responses": {
             "200": {"description": "The stream.", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-            "401": problem("Missing or invalid token."),
+            "401": problem(
+                "`missing_token`, `invalid_token`, or `token_revoked` (signed out, password changed, account deleted)."
+            ),
             "422": problem("`validation_error`: `since` or `Last-Event-ID` is not an event id."),
             "429": problem(
                 f"`too_many_streams`: {settings.max_event_streams_per_user} streams are open for this user.",
@@ -258,14 +266,21 @@ def _preview_operation() -> dict[str, Any]:
         ],
         "responses": {
             "200": {"description": "A JPEG that fits in 320x240.", "content": {"image/jpeg": {}}},
-            "401": problem("Missing or invalid token."),
+            "401": problem(
+                "`missing_token`, `invalid_token`, or `token_revoked` (signed out, password changed, account deleted)."
+            ),
             "404": problem("No such video, not `done`, or no such preview."),
         },
     }
 
 
 def openapi_spec(settings: Settings) -> dict[str, Any]:
-    unauthorized, missing = problem("Missing or invalid token."), problem("No such video.")
+    unauthorized, missing = (
+        problem(
+            "`missing_token`, `invalid_token`, or `token_revoked` (signed out, password changed, account deleted)."
+        ),
+        problem("No such video."),
+    )
     return {
         "openapi": "3.1.0",
         "info": {"title": "framepipe video_svc", "version": "1.0.0"},

@@ -8,14 +8,16 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
 
 import asyncpg
 import structlog
 
-from contracts import ObjectRef, ProcessingOptions, VideoDeletedV1, VideoUploadedV1, new_envelope
+from contracts import Envelope, ObjectRef, ProcessingOptions, VideoDeletedV1, VideoUploadedV1, new_envelope
 from servicekit import outbox
 from servicekit.objects import source_key
 from servicekit.storage import Storage
@@ -261,12 +263,34 @@ async def delete_video(
     own consumer of `video.deleted.v1` removes them once it answers again; a result the processor stores later
     is removed when its event arrives (see lifecycle)."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await store.mark_deleted(conn, owner_id, video_id)
-        if row is None:
-            raise VideoNotFound
-        event = VideoDeletedV1(video_id=video_id, owner_id=owner_id, deleted_at=row["deleted_at"])
-        await outbox.enqueue(conn, new_envelope(event, source=SOURCE, correlation_id=correlation_id))
-    keys = store.object_keys(row)
+        keys = await mark_video_deleted(
+            conn, owner_id, video_id, lambda event: new_envelope(event, source=SOURCE, correlation_id=correlation_id)
+        )
+    if keys is None:
+        raise VideoNotFound
+    await remove_objects(storage, video_id, keys)
+
+
+async def mark_video_deleted(
+    conn: asyncpg.Connection,
+    owner_id: uuid.UUID,
+    video_id: uuid.UUID,
+    envelope_of: Callable[[VideoDeletedV1], Envelope[Any]],
+) -> list[str] | None:
+    """Mark the video deleted and enqueue its `video.deleted.v1` (wrapped by the caller: a request's correlation,
+    or the event that caused it) in the caller's transaction; the object keys to remove, or None if there was no
+    such live video. The one way a video is deleted, by its owner or with their account."""
+    row = await store.mark_deleted(conn, owner_id, video_id)
+    if row is None:
+        return None
+    event = VideoDeletedV1(video_id=video_id, owner_id=owner_id, deleted_at=row["deleted_at"])
+    await outbox.enqueue(conn, envelope_of(event))
+    return store.object_keys(row)
+
+
+async def remove_objects(storage: Storage, video_id: uuid.UUID, keys: list[str]) -> None:
+    """Best effort, after the deletion is recorded: if storage fails now, the consumer of `video.deleted.v1`
+    (queue video.deleted-objects) removes them once it answers again."""
     try:
         await asyncio.shield(storage.delete(*keys))
     except Exception as exc:  # whatever storage raised: the deletion event's consumer retries the removal

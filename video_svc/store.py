@@ -150,6 +150,21 @@ async def mark_deleted(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: 
     return row
 
 
+async def live_video_ids(conn: asyncpg.Connection, owner_id: uuid.UUID) -> list[uuid.UUID]:
+    """The owner's videos not deleted yet, locked until the caller's transaction ends."""
+    rows = await conn.fetch(
+        "SELECT id FROM videos WHERE owner_id = $1 AND deleted_at IS NULL ORDER BY created_at FOR UPDATE", owner_id
+    )
+    return [row["id"] for row in rows]
+
+
+async def forget_owner(conn: asyncpg.Connection, owner_id: uuid.UUID) -> None:
+    """What a deleted account leaves besides its videos' state: the file names it gave (deleted rows are kept,
+    nameless, so a late result of theirs is still recognised and discarded) and its stored upload responses."""
+    await conn.execute("UPDATE videos SET filename = '' WHERE owner_id = $1 AND filename <> ''", owner_id)
+    await conn.execute("DELETE FROM idempotency_keys WHERE owner_id = $1", owner_id)
+
+
 async def mark_processing(conn: asyncpg.Connection, video_id: uuid.UUID) -> bool:
     result: str = await conn.execute(
         "UPDATE videos SET status = 'processing', updated_at = clock_timestamp() "

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from aiohttp import web
 
-from contracts.topology import WEBHOOK_EVENTS, QueueSpec
+from contracts.topology import WEBHOOK_EVENTS, WEBHOOK_USER_DELETIONS, QueueSpec
+from servicekit.bus import Handler
+from servicekit.bus.batch import Batched
 from servicekit.http import base_app
-from servicekit.runtime import POOL, CleanupCtx, broker, consumers, database, outbox_relay
+from servicekit.runtime import POOL, CleanupCtx, broker, consumers, database, outbox_relay, revocation_feed
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 from webhook_svc import api
-from webhook_svc.consumers import event_handlers
+from webhook_svc.consumers import deletion_handlers, event_handlers
 from webhook_svc.dispatcher import DispatchConfig, Dispatcher
 from webhook_svc.egress import AddressPolicy
 from webhook_svc.openapi import SPEC
@@ -40,9 +42,14 @@ def create_app(settings: Settings, *, event_queue: QueueSpec = WEBHOOK_EVENTS) -
     }
     app.cleanup_ctx.append(database(settings, MIGRATIONS))
     app.cleanup_ctx.append(broker(settings, SERVICE))
+    app.cleanup_ctx.append(revocation_feed(SERVICE))  # refuses revoked tokens
     app.cleanup_ctx.append(outbox_relay(settings, SERVICE))
     app.cleanup_ctx.append(_dispatcher(settings))
-    app.cleanup_ctx.append(consumers(SERVICE, [(event_queue, event_handlers())], prefetch=settings.db_pool_max))
+    bindings: list[tuple[QueueSpec, Mapping[str, Handler] | Batched]] = [
+        (event_queue, event_handlers()),
+        (WEBHOOK_USER_DELETIONS, deletion_handlers()),
+    ]
+    app.cleanup_ctx.append(consumers(SERVICE, bindings, prefetch=settings.db_pool_max))
     api.add_routes(app)
     return app
 

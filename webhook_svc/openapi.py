@@ -12,7 +12,11 @@ _UUID = {"type": "string", "format": "uuid"}
 _TIME = {"type": "string", "format": "date-time"}
 _MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _ENDPOINT_ID = {"name": "endpoint_id", "in": "path", "required": True, "schema": _UUID}
-_AUTH = {"401": problem("Missing, invalid or expired access token.")}
+_AUTH = {
+    "401": problem(
+        "Missing, invalid, expired or revoked access token (`missing_token`, `invalid_token`, `token_revoked`)."
+    )
+}
 _NOT_FOUND = {"404": problem("`webhook_not_found`: no such endpoint (or it is not yours).")}
 _EVENT_TYPES = {"type": "array", "items": {"enum": list(WEBHOOK_EVENT_TYPES)}, "minItems": 1, "uniqueItems": True}
 

@@ -109,6 +109,18 @@ async def delete_endpoint(conn: asyncpg.Connection, owner_id: uuid.UUID, endpoin
     return result.endswith(" 1")
 
 
+async def forget_owner(conn: asyncpg.Connection, owner_id: uuid.UUID, deleted_at: datetime) -> int:
+    """Delete a deleted account's endpoints (their deliveries and attempts go with them) and its kept events, and
+    remember the deletion so that its later events are not kept; returns how many endpoints there were."""
+    await lock_owner(conn, owner_id)  # no endpoint is created for the owner meanwhile
+    await conn.execute(
+        "INSERT INTO deleted_owners (owner_id, deleted_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", owner_id, deleted_at
+    )
+    status: str = await conn.execute("DELETE FROM endpoints WHERE owner_id = $1", owner_id)
+    await conn.execute("DELETE FROM events WHERE owner_id = $1", owner_id)
+    return int(status.rsplit(" ", 1)[-1])
+
+
 async def rotate_secret(
     conn: asyncpg.Connection, owner_id: uuid.UUID, endpoint_id: uuid.UUID, secret: str, overlap_seconds: float
 ) -> asyncpg.Record | None:
@@ -125,12 +137,14 @@ async def rotate_secret(
 
 
 async def record_events(conn: asyncpg.Connection, events: Sequence[StoredEvent]) -> int:
-    """Keep the events (a copy already kept is left alone) and queue a delivery to every enabled endpoint of
-    the owner subscribed to the type, in one round trip; returns how many deliveries were queued."""
+    """Keep the events (a copy already kept is left alone, a deleted account's is dropped) and queue a delivery to
+    every enabled endpoint of the owner subscribed to the type, in one round trip; returns how many deliveries were
+    queued."""
     rows = await conn.fetch(
         "WITH kept AS ("
         " INSERT INTO events (event_id, event_type, owner_id, occurred_at, body)"
-        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bytea[])"
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::bytea[]) AS n(id, t, owner)"
+        " WHERE NOT EXISTS (SELECT 1 FROM deleted_owners d WHERE d.owner_id = n.owner)"
         " ON CONFLICT (event_id) DO NOTHING RETURNING event_id, event_type, owner_id) "
         "INSERT INTO deliveries (id, endpoint_id, event_id) "
         "SELECT gen_random_uuid(), e.id, k.event_id FROM kept k "

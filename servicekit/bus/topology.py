@@ -15,6 +15,9 @@ from contracts.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
     QUEUES,
+    REVOCATION_TYPES,
+    REVOCATIONS_MAX_AGE,
+    REVOCATIONS_STREAM,
     QueueSpec,
 )
 
@@ -36,6 +39,13 @@ async def declare_topology(connection: AbstractConnection) -> None:
         )
         for event_type in EVENT_TYPES:
             await archive.bind(events, routing_key=event_type)
+        revocations = await channel.declare_queue(
+            REVOCATIONS_STREAM,
+            durable=True,
+            arguments={"x-queue-type": "stream", "x-max-age": REVOCATIONS_MAX_AGE},
+        )
+        for event_type in REVOCATION_TYPES:
+            await revocations.bind(events, routing_key=event_type)
         for spec in QUEUES.values():
             await declare_queue(channel, spec)
 

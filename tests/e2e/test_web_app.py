@@ -469,3 +469,43 @@ ACCESSIBILITY_GAPS = """() => {
   }
   return gaps;
 }"""
+
+
+async def test_the_password_is_changed_and_the_account_deleted_from_the_settings(people: People) -> None:
+    eva = await people()
+    page = eva.page
+    email = await sign_up(eva, "eva")
+    new_password = "another long enough password"
+    await page.click("#settings-link")
+    await page.wait_for_selector("#settings-view:not([hidden])")
+    assert page.url.endswith("/app/settings")
+
+    eva.expect_errors("403")  # a wrong current password, on purpose
+    await page.fill("#current-password", "not my password")
+    await page.fill("#new-password", new_password)
+    await page.fill("#new-password-repeat", new_password)
+    await page.click("#password-form button[type=submit]")
+    await page.locator("#password-error", has_text="The password is wrong.").wait_for()
+    assert await page.get_attribute("#current-password", "aria-invalid") == "true"
+    await page.fill("#current-password", PASSWORD)
+    await page.click("#password-form button[type=submit]")
+    await page.locator("#notice-text", has_text="Your password was changed.").wait_for()
+    assert await status_of(page, "/session") == 200  # the answer's fresh session cookie
+    await screenshot(page, "settings")
+
+    await page.click("#delete-account")
+    await page.wait_for_selector("#confirm-account[open]")
+    assert await page.evaluate("document.activeElement.id") == "delete-account-password"
+    await page.fill("#delete-account-password", new_password)
+    await screenshot(page, "delete-account-confirmation")
+    await page.click("#delete-account-form button[type=submit]")
+    await page.wait_for_selector("#auth-view:not([hidden])")
+    await page.locator("#notice-text", has_text="Your account was deleted.").wait_for()
+
+    eva.expect_errors("401")  # asked for below, on purpose
+    assert await status_of(page, "/session") == 401
+    await page.click("#tab-sign-in")
+    await page.fill("#sign-in-email", email)
+    await page.fill("#sign-in-password", new_password)
+    await page.click("#sign-in-form button[type=submit]")
+    await page.locator("#sign-in-error", has_text="The e-mail or the password is wrong.").wait_for()

@@ -144,6 +144,10 @@ async def test_sign_out_clears_the_cookie(client: TestClient[Any, Any]) -> None:
     assert cleared[COOKIE].value == ""
     assert cleared[COOKIE]["max-age"] == "0"
     assert (await client.get("/session")).status == 401
+    # A copy of the cookie kept from before sign-out no longer works.
+    kept = await client.get("/session", headers={"Cookie": f"{COOKIE}={token}"})
+    assert kept.status == 401
+    assert (await kept.json())["code"] == "token_revoked"
 
 
 async def test_programs_keep_using_bearer_tokens_and_a_bearer_needs_no_origin(client: TestClient[Any, Any]) -> None:

@@ -11,17 +11,27 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
 import pytest
+from aiormq.exceptions import ChannelAccessRefused
 from yarl import URL
 
-from contracts import EventData, ResultObject, VideoDeletedV1, VideoProcessedV1, new_envelope
+from contracts import (
+    EventData,
+    ResultObject,
+    RevocationReason,
+    TokenRevokedV1,
+    VideoDeletedV1,
+    VideoProcessedV1,
+    new_envelope,
+)
 from contracts.topology import DEAD_LETTER_EXCHANGE, PROCESSOR_VIDEO_UPLOADED, VIDEO_PROCESSING_UPDATES
 from ops.brokerusers import OPERATOR, dev_definitions
 from servicekit.bus import Publisher, PublishError, connect, declare_topology
+from servicekit.revocations import DenyList, RevocationFeed
 
 VIDEO, OWNER = uuid.uuid4(), uuid.uuid4()
 
@@ -125,3 +135,32 @@ async def test_only_the_operator_user_can_sign_a_message_as_the_operator(users: 
     async with publisher_as(users["video-svc"]) as video:
         with pytest.raises(PublishError, match="PRECONDITION_FAILED"):
             await video.send_to(DEAD_LETTER_EXCHANGE, VIDEO_PROCESSING_UPDATES.name, raw(user_id=operator_login))
+
+
+async def test_auth_svc_publishes_revocations_and_the_token_verifiers_read_them_from_the_start(
+    users: dict[str, str],
+) -> None:
+    revoked = TokenRevokedV1(
+        user_id=OWNER,
+        jti=uuid.uuid4().hex,
+        expires_at=datetime.now(UTC) + timedelta(hours=1),
+        reason=RevocationReason.LOGOUT,
+        revoked_at=datetime.now(UTC),
+    )
+    async with publisher_as(users["auth-svc"]) as auth:
+        await auth.publish(new_envelope(revoked, source="framepipe/auth_svc"))
+    connection = await connect(users["video-svc"], "tests")
+    try:
+        deny_list = DenyList()
+        feed = RevocationFeed(await connection.channel(), deny_list)
+        await feed.start()
+        await feed.caught_up()
+        assert deny_list.refuses(OWNER, revoked.jti, 0)
+    finally:
+        await connection.close()
+    connection = await connect(users["processor-svc"], "tests")  # it verifies no token: no read on the stream
+    try:
+        with pytest.raises(ChannelAccessRefused):
+            await RevocationFeed(await connection.channel(), DenyList()).start()
+    finally:
+        await connection.close()

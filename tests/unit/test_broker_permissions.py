@@ -15,8 +15,8 @@ import yaml
 
 from contracts.registry import EVENT_TYPES
 from contracts.schema import PRODUCERS
-from contracts.topology import ARCHIVE_STREAM, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUES
-from ops.brokerusers import SERVICES, access, dev_definitions, k8s_topology
+from contracts.topology import ARCHIVE_STREAM, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUES, REVOCATIONS_STREAM
+from ops.brokerusers import SERVICES, TOKEN_VERIFIERS, access, dev_definitions, k8s_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def permissions() -> dict[str, dict[str, str]]:
 
 
 def every_declared_name() -> list[str]:
-    names = [EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE, ARCHIVE_STREAM]
+    names = [EVENTS_EXCHANGE, DEAD_LETTER_EXCHANGE, ARCHIVE_STREAM, REVOCATIONS_STREAM]
     for spec in QUEUES.values():
         names += [spec.name, spec.parking_queue, *(spec.retry_queue(i) for i in range(len(spec.retry_delays_ms)))]
     return names
@@ -37,7 +37,8 @@ def every_declared_name() -> list[str]:
 def test_a_service_may_read_what_it_declares_and_nothing_else(service: str) -> None:
     # Declaring a queue that dead-letters needs read on it, and every service declares every queue.
     read = re.compile(permissions()[service.replace("_", "-")]["read"])
-    assert [name for name in every_declared_name() if name != ARCHIVE_STREAM and not read.fullmatch(name)] == []
+    streams = (ARCHIVE_STREAM, REVOCATIONS_STREAM)  # declaring a stream needs no read: nothing dead-letters there
+    assert [name for name in every_declared_name() if name not in streams and not read.fullmatch(name)] == []
     assert not read.fullmatch(ARCHIVE_STREAM)  # the archive is the operators' to read
     assert not read.fullmatch("amq.default")
 
@@ -48,6 +49,12 @@ def test_a_service_may_declare_and_publish_the_whole_topology(service: str) -> N
     for kind in ("configure", "write"):
         pattern = re.compile(granted[kind])
         assert [name for name in every_declared_name() if not pattern.fullmatch(name)] == []
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_exactly_the_services_that_verify_tokens_read_the_revocations_stream(service: str) -> None:
+    read = re.compile(permissions()[service.replace("_", "-")]["read"])
+    assert bool(read.fullmatch(REVOCATIONS_STREAM)) is (service in TOKEN_VERIFIERS)
 
 
 def test_keda_reads_queue_depths_only() -> None:

@@ -46,7 +46,9 @@ export const api = {
   session: () => request("GET", "/session"),
   signIn: (email, password) => request("POST", "/session", { email, password }),
   refresh: () => request("POST", "/session/refresh"),
-  signOut: () => request("DELETE", "/session"),
+  signOut: () => request("DELETE", "/session"), // revokes the session's token on every service
+  changePassword: (current, next) => request("POST", "/password", { current_password: current, new_password: next }),
+  deleteAccount: (password) => request("DELETE", "/account", { password }),
   register: (email, password, name) => request("POST", "/register", { email, password, name: name || null }),
   limits: () => request("GET", "/video/limits"),
   videos: (cursor) => request("GET", `/video?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),

@@ -9,7 +9,7 @@ import { UploadQueue } from "./uploads.js";
 import { VideoList, isTerminal, renderVideo } from "./videos.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["auth-view", "home-view", "video-view", "missing-view"];
+const VIEWS = ["auth-view", "home-view", "video-view", "settings-view", "missing-view"];
 const LIST_FALLBACK_MS = 3000;
 
 const state = { user: null, limits: null, refreshTimer: null, listTimer: null, shown: null };
@@ -62,6 +62,7 @@ function showLiveState(value) {
 // --- views -----------------------------------------------------------------------------------------------------
 
 function route() {
+  if (/^\/app\/settings\/?$/.test(location.pathname)) return { name: "settings" };
   const match = location.pathname.match(/^\/app\/videos\/([0-9a-fA-F-]{36})\/?$/);
   return match ? { name: "video", id: match[1].toLowerCase() } : { name: "home" };
 }
@@ -82,6 +83,10 @@ async function render({ focus = true } = {}) {
   const current = route();
   if (current.name === "home") {
     show("home-view", null, { focus });
+    return;
+  }
+  if (current.name === "settings") {
+    show("settings-view", t("settingsTitle"), { focus });
     return;
   }
   const known = videos.videos.get(current.id);
@@ -181,6 +186,7 @@ async function signedIn(session) {
   $("who").textContent = session.user.email;
   $("who").hidden = false;
   $("sign-out").hidden = false;
+  $("settings-link").hidden = false;
   scheduleRefresh(session.expires_in);
   await loadLimits();
   videos.reset();
@@ -199,7 +205,9 @@ function signedOut(message) {
   $("uploads").replaceChildren();
   $("who").hidden = true;
   $("sign-out").hidden = true;
-  for (const form of [$("sign-in-form"), $("register-form")]) form.reset();
+  $("settings-link").hidden = true;
+  if ($("confirm-account").open) $("confirm-account").close();
+  for (const form of [$("sign-in-form"), $("register-form"), $("password-form"), $("delete-account-form")]) form.reset();
   render();
   if (message) announce(message);
   if (message) notify(message);
@@ -296,6 +304,58 @@ async function register(event) {
   });
 }
 
+// --- account settings ------------------------------------------------------------------------------------------
+
+async function changePassword(event) {
+  event.preventDefault();
+  const form = $("password-form");
+  const current = $("current-password");
+  const next = $("new-password");
+  const repeat = $("new-password-repeat");
+  if (!current.value) return formError(form, t("passwordMissing"), current);
+  if (next.value.length < 8) return formError(form, t("passwordShort"), next);
+  if (next.value !== repeat.value) return formError(form, t("passwordsDiffer"), repeat);
+  await submitting(form, async () => {
+    try {
+      await api.changePassword(current.value, next.value);
+      form.reset();
+      formError(form, "");
+      scheduleRefresh((await api.session()).expires_in); // the answer carried a fresh session cookie
+      announce(t("passwordChanged"));
+      notify(t("passwordChanged"));
+    } catch (error) {
+      if (handledSessionEnd(error)) return;
+      formError(form, problemMessage(error), error.code === "wrong_password" ? current : null);
+    }
+  });
+}
+
+function openAccountDeletion() {
+  const form = $("delete-account-form");
+  form.reset();
+  formError(form, "");
+  $("confirm-account").showModal();
+  $("delete-account-password").focus();
+}
+
+async function deleteAccount(event) {
+  event.preventDefault();
+  const form = $("delete-account-form");
+  const password = $("delete-account-password");
+  if (!password.value) return formError(form, t("passwordMissing"), password);
+  await submitting(form, async () => {
+    try {
+      await api.deleteAccount(password.value);
+      $("confirm-account").close();
+      history.replaceState(null, "", "/app/");
+      signedOut(t("accountDeleted"));
+    } catch (error) {
+      if (handledSessionEnd(error)) return;
+      formError(form, problemMessage(error), error.code === "wrong_password" ? password : null);
+    }
+  });
+}
+
 function selectTab(which) {
   const signInTab = which === "sign-in";
   $("tab-sign-in").setAttribute("aria-selected", String(signInTab));
@@ -382,6 +442,10 @@ function wire() {
       announce(t("signedOut"));
     }
   });
+  $("password-form").addEventListener("submit", changePassword);
+  $("delete-account").addEventListener("click", openAccountDeletion);
+  $("delete-account-form").addEventListener("submit", deleteAccount);
+  $("delete-account-cancel").addEventListener("click", () => $("confirm-account").close());
   $("choose-files").addEventListener("click", () => $("file-input").click());
   $("file-input").addEventListener("change", (event) => {
     addFiles(event.target.files);
