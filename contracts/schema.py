@@ -58,6 +58,9 @@ VERSIONING_RULES = (
     "and no field becomes required.",
     "A breaking change is a new type (`….v2`), published alongside the old one for a deprecation window.",
     "Consumers must ignore fields they do not know, in the envelope and in `data`.",
+    "An enum marked `x-extensible-enum` may gain values in a minor version. A consumer parks an event with a value "
+    "it does not know (it is not lost: it is processed once the consumer is upgraded), and producers send a new "
+    "value only once every consumer of the type knows it: consumers are deployed first.",
 )
 
 
@@ -131,6 +134,14 @@ CHANGELOG: tuple[Release, ...] = (
         date="2026-12-05",
         title="Account lifecycle: revoked access tokens (sign-out, password change) and deleted accounts",
         types=("auth.token.revoked.v1", "auth.user.deleted.v1"),
+    ),
+    Release(
+        version="1.6.0",
+        date="2026-12-05",
+        title="Extraction options on `video.uploaded.v1`: `mode` (interval, keyframes, scenes), `count`, a "
+        "`start_seconds`/`end_seconds` range, `width`/`height` to fit, JPEG/WebP `quality`, the `webp` format, "
+        "`scene_threshold`, `max_frames`, `skip_black_start` and a `storyboard`",
+        types=("video.uploaded.v1",),
     ),
 )
 

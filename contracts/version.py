@@ -2,4 +2,4 @@
 distribution's build reads it without importing anything; `contracts.schema.CHANGELOG` must end with it (a test
 checks)."""
 
-CONTRACT_VERSION = "1.5.0"
+CONTRACT_VERSION = "1.6.0"

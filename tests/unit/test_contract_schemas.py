@@ -16,6 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from contracts.envelope import amqp_headers, decode, encode
+from contracts.events import EXTENSIBLE_ENUM
 from contracts.examples import example, example_envelope
 from contracts.registry import EVENT_TYPES
 from contracts.schema import (
@@ -35,7 +36,7 @@ DOCS = REPO / "docs" / "events"
 BASELINE = REPO / "tests" / "contract_baseline"
 BASELINE_TYPES = sorted(path.stem for path in BASELINE.glob("*.json"))
 
-ANNOTATIONS = frozenset({"title", "description", "examples", "$comment"})
+ANNOTATIONS = frozenset({"title", "description", "examples", "$comment", EXTENSIBLE_ENUM})
 
 
 def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
@@ -70,6 +71,8 @@ def _object_changes(old: dict[str, Any], new: dict[str, Any], path: str) -> list
             was, now = set(old.get(key, ())), set(new.get(key, ()))
             problems += [f"{where}: {name} became required" for name in sorted(now - was)]
             problems += [f"{where}: {name} is no longer required" for name in sorted(was - now)]
+        elif key == "enum" and new.get(EXTENSIBLE_ENUM) and set(old.get(key, ())) <= set(new[key]):
+            continue  # an extensible enum gained values
         elif key not in new:
             problems.append(f"{where}: removed")
         elif key not in old:
@@ -220,6 +223,16 @@ def test_a_narrowed_enum_is_breaking() -> None:
     assert changed(lambda s: s["$defs"]["Kind"].update(enum=["processed"])) == [
         "/properties/kind/enum: ['processed', 'failed'] became ['processed']"
     ]
+
+
+def test_a_widened_enum_is_breaking_unless_it_is_marked_extensible() -> None:
+    widened = ["processed", "failed", "cancelled"]
+    assert changed(lambda s: s["$defs"]["Kind"].update(enum=widened)) == [
+        "/properties/kind/enum: ['processed', 'failed'] became ['processed', 'failed', 'cancelled']"
+    ]
+    assert changed(lambda s: s["$defs"]["Kind"].update({"enum": widened, EXTENSIBLE_ENUM: True})) == []
+    narrowed = ["processed", "cancelled"]
+    assert changed(lambda s: s["$defs"]["Kind"].update({"enum": narrowed, EXTENSIBLE_ENUM: True})) != []
 
 
 def test_a_new_or_tightened_constraint_is_breaking() -> None:
