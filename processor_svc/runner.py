@@ -119,17 +119,23 @@ async def run_tool(
     limits: ToolLimits,
     on_line: LineHandler | None = None,
     brake: Brake | None = None,
+    cwd: Path | None = None,
 ) -> Completed:
     """Run to completion. With `on_line`, stdout is handed over line by line instead of being collected; with
-    `brake`, the caller can stop and continue the tool while it runs."""
+    `brake`, the caller can stop and continue the tool while it runs; `cwd` is where relative paths lead."""
     with TRACER.start_as_current_span(Path(argv[0]).name) as span:
-        completed = await _run_tool(argv, stderr_file, limits, on_line, brake)
+        completed = await _run_tool(argv, stderr_file, limits, on_line, brake, cwd)
         span.set_attribute("process.exit.code", completed.returncode)
         return completed
 
 
 async def _run_tool(
-    argv: list[str], stderr_file: Path, limits: ToolLimits, on_line: LineHandler | None, brake: Brake | None
+    argv: list[str],
+    stderr_file: Path,
+    limits: ToolLimits,
+    on_line: LineHandler | None,
+    brake: Brake | None,
+    cwd: Path | None,
 ) -> Completed:
     started = time.perf_counter()
     with stderr_file.open("wb") as err:
@@ -139,6 +145,7 @@ async def _run_tool(
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
             env=TOOL_ENVIRONMENT,
+            cwd=cwd,
             start_new_session=True,
             preexec_fn=_confined(os.getpid(), limits),
         )
