@@ -12,11 +12,17 @@ from collections.abc import AsyncIterator, Iterable
 from fractions import Fraction
 from pathlib import Path
 
-from contracts import FailureCode, ImageFormat
+from contracts import ExtractionMode, FailureCode, ImageFormat, ProcessingOptions
 from processor_svc.media import INPUT_GUARDS, MediaInfo, MediaRejected, decode_guards, rejection_for_limit
 from processor_svc.runner import Brake, Completed
+from processor_svc.selection import Plan, encoder_args, filter_chain, input_args, output_args
 
 FRAME_PATTERN = "frame_%06d.{ext}"
+# The job directory's layout, as the extraction command names it (relative to the directory it runs in).
+SOURCE_NAME = "source"
+FRAMES_DIR = "frames"
+THUMBNAILS_FILE = "storyboard-thumbnails.mjpeg"
+THUMBNAIL_QSCALE = "3"
 POLL_SECONDS = 0.05
 # Finished frames ffmpeg may keep on disk ahead of the upload before it is stopped (about 200 MB of 1080p PNG):
 # when storage is slower than extraction, the job's disk use stays bounded instead of growing with the video.
@@ -29,34 +35,38 @@ def frame_name(number: int, image_format: ImageFormat) -> str:
 
 
 def extraction_argv(
-    source: Path,
-    out_dir: Path,
     *,
     info: MediaInfo,
-    interval: Fraction,
-    image_format: ImageFormat,
-    frames: int,
+    options: ProcessingOptions,
+    selection: Plan,
     threads: int,
     keyframes_only: bool,
     max_pixels: int,
+    thumbnails: str | None = None,
 ) -> list[str]:
+    """The extraction command, run in the job directory: its paths are relative (SOURCE_NAME, FRAMES_DIR), so the
+    manifest can show it as it ran, and it can be run again on a copy of the source. With `thumbnails` (a scale
+    filter), the same frames also go, small, into THUMBNAILS_FILE as one MJPEG stream for the storyboard."""
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-xerror"]
-    argv += ["-threads", str(threads)]
-    if keyframes_only:
-        argv += ["-skip_frame", "nokey"]
-    argv += [*INPUT_GUARDS, *decode_guards(max_pixels), "-i", str(source)]
-    argv += ["-map", f"0:{info.stream_index}", "-an", "-sn", "-dn"]
-    argv += ["-vf", f"fps=fps={interval.denominator}/{interval.numerator}:round=up:start_time=0"]
-    argv += ["-frames:v", str(frames), "-threads", str(threads)]
-    if image_format is ImageFormat.JPG:
-        argv += ["-q:v", "2"]
-    argv += ["-progress", "pipe:1", "-f", "image2", str(out_dir / FRAME_PATTERN.format(ext=image_format.value))]
+    argv += ["-threads", str(threads), *input_args(selection, keyframes_only)]
+    argv += [*INPUT_GUARDS, *decode_guards(max_pixels), "-i", SOURCE_NAME]
+    graph = f"[0:{info.stream_index}]{filter_chain(options, info, selection)}"
+    graph += "[frames]" if thumbnails is None else f",split=2[frames][small];[small]{thumbnails}[thumbnails]"
+    argv += ["-filter_complex", graph, "-progress", "pipe:1"]
+    argv += ["-map", "[frames]", *output_args(selection), *encoder_args(options), "-threads", str(threads)]
+    argv += ["-f", "image2", f"{FRAMES_DIR}/{FRAME_PATTERN.format(ext=options.image_format.value)}"]
+    if thumbnails is not None:
+        argv += ["-map", "[thumbnails]", *output_args(selection), "-c:v", "mjpeg", "-q:v", THUMBNAIL_QSCALE]
+        argv += ["-f", "mjpeg", THUMBNAILS_FILE]
     return argv
 
 
-def keyframes_cover_samples(packets: Iterable[str], info: MediaInfo, interval: Fraction, samples: int) -> bool:
-    """True when the frame on screen at every sample time is a keyframe, so decoding keyframes only yields the
-    very same frames. `packets` are ffprobe's 'pts,flags' lines for the video stream (decode order)."""
+def keyframes_cover_samples(
+    packets: Iterable[str], info: MediaInfo, interval: Fraction, samples: int, start: Fraction = Fraction(0)
+) -> bool:
+    """True when the frame on screen at every sample time (start + k·interval) is a keyframe, so decoding
+    keyframes only yields the very same frames. `packets` are ffprobe's 'pts,flags' lines for the video stream
+    (decode order)."""
     frames: list[tuple[int, bool]] = []
     for line in packets:
         pts, _, flags = line.strip().partition(",")
@@ -69,12 +79,11 @@ def keyframes_cover_samples(packets: Iterable[str], info: MediaInfo, interval: F
     tb = info.time_base
     # ffmpeg shifts timestamps by the file's start time, rounded into the stream's time base.
     offset = round(info.start_time / tb)
-    # frame at pts p is on screen at slot k when (p - offset)·tb ≤ k·interval; compared in integers
-    lhs_scale = tb.numerator * interval.denominator
-    rhs_scale = interval.numerator * tb.denominator
+    # frame at pts p is on screen at slot k when (p - offset)·tb ≤ start + k·interval
     current = 0
     for k in range(samples):
-        while current + 1 < len(frames) and (frames[current + 1][0] - offset) * lhs_scale <= k * rhs_scale:
+        sample = start + k * interval
+        while current + 1 < len(frames) and (frames[current + 1][0] - offset) * tb <= sample:
             current += 1
         if not frames[current][1]:
             return False
@@ -149,9 +158,10 @@ async def _frames(
             await asyncio.wait([ffmpeg_done], timeout=POLL_SECONDS)
 
 
-def check_extraction(completed: Completed, produced: int, expected: int, info: MediaInfo, interval: Fraction) -> None:
+def check_extraction(completed: Completed, produced: int, selection: Plan, info: MediaInfo) -> None:
     """A failed or short extraction must not pass as a (short) success: a truncated file decodes fewer frames
-    than its container promises. A limit ffmpeg ran into is the file's doing, a full disk is not."""
+    than its container promises. A limit ffmpeg ran into is the file's doing, a full disk is not. Keyframes and
+    scenes modes have no expected count: the video decides (up to their bound)."""
     if completed.returncode != 0:
         if "No space left" in completed.stderr_tail:
             raise OSError(f"ffmpeg ran out of disk space: {completed.stderr_tail[-300:]}")
@@ -159,10 +169,11 @@ def check_extraction(completed: Completed, produced: int, expected: int, info: M
         if limit is not None:
             raise limit
         raise MediaRejected(FailureCode.INVALID_MEDIA, f"ffmpeg failed: {completed.stderr_tail[-300:]}")
-    if produced == expected:
+    expected = selection.frames
+    if produced == expected or (selection.mode is not ExtractionMode.INTERVAL and produced <= expected):
         return
     # The last sample may fall on the edge of the last frame (rounded durations, variable frame rate).
-    last_sample = (expected - 1) * interval
+    last_sample = selection.sample_time(expected - 1)
     frame_time = Fraction(2) / Fraction(info.frame_rate or 1).limit_denominator(1000)
     if produced == expected - 1 and last_sample >= info.duration - frame_time:
         return

@@ -14,3 +14,6 @@ MESSAGES = {
     FailureCode.TOO_LARGE: "The video is over our size limits (picture size, frame count or size of the result).",
     FailureCode.TIMEOUT: "Processing the video took longer than we allow.",
 }
+
+# More precise fixed sentences for some failures of a code (MediaRejected.message).
+RANGE_AFTER_END = "The requested start time is at or after the end of the video: there is nothing to extract."

@@ -52,10 +52,11 @@ class MediaRejected(Exception):
     """The source cannot be processed, and retrying will not change that. `detail` is for the logs only: it may
     quote a tool's output, which names internal paths."""
 
-    def __init__(self, code: FailureCode, detail: str) -> None:
+    def __init__(self, code: FailureCode, detail: str, message: str | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail[:2000]
+        self.message = message  # a fixed sentence for the user, more precise than the code's own
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,22 @@ class MediaInfo:
     frame_rate: float
     time_base: Fraction
     stream_count: int
+    rotation: int = 0  # degrees, from the display matrix: ffmpeg turns the pictures upright while filtering
+    color_transfer: str = ""  # as ffprobe names it: smpte2084 (PQ) and arib-std-b67 (HLG) are HDR
+    color_range: str = ""
+
+    @property
+    def quarter_turned(self) -> bool:
+        return abs(self.rotation) % 180 == 90
+
+    @property
+    def display_width(self) -> int:
+        """The width of the upright picture, as ffmpeg's filters (which rotate it) hand it over."""
+        return self.height if self.quarter_turned else self.width
+
+    @property
+    def display_height(self) -> int:
+        return self.width if self.quarter_turned else self.height
 
 
 def decode_guards(max_pixels: int) -> list[str]:
@@ -162,6 +179,9 @@ def parse_probe(stdout: bytes) -> MediaInfo:
         frame_rate=_rate(video),
         time_base=_fraction(video.get("time_base")) or Fraction(1, 90000),
         stream_count=int(fmt.get("nb_streams") or len(streams)),
+        rotation=_rotation(video),
+        color_transfer=str(video.get("color_transfer") or ""),
+        color_range=str(video.get("color_range") or ""),
     )
 
 
@@ -170,8 +190,9 @@ def expected_frames(info: MediaInfo, interval: Fraction) -> int:
     return max(1, math.ceil(info.duration / interval))
 
 
-def check_limits(info: MediaInfo, limits: Limits, interval: Fraction) -> int:
-    """The number of frames the job will produce, or the reason it must not run."""
+def check_limits(info: MediaInfo, limits: Limits, frames: int) -> None:
+    """The reason the job must not run, if there is one. `frames` is how many the options will produce
+    (selection.planned_frames)."""
     if info.duration > Fraction(limits.max_duration_seconds):
         raise MediaRejected(FailureCode.TOO_LONG, f"{float(info.duration):.0f} s is over the limit.")
     if info.width <= 0 or info.height <= 0:
@@ -182,15 +203,24 @@ def check_limits(info: MediaInfo, limits: Limits, interval: Fraction) -> int:
         raise MediaRejected(FailureCode.TOO_LARGE, f"{info.frame_rate:.0f} frames/s is over the limit.")
     if info.stream_count > limits.max_streams:
         raise MediaRejected(FailureCode.TOO_LARGE, f"{info.stream_count} streams is over the limit.")
-    frames = expected_frames(info, interval)
     if frames > limits.max_frames:
-        raise MediaRejected(FailureCode.TOO_LARGE, f"{frames} frames at this interval is over the limit.")
-    return frames
+        raise MediaRejected(FailureCode.TOO_LARGE, f"{frames} frames with these options is over the limit.")
 
 
 def _is_video(stream: dict[str, Any]) -> bool:
     attached = (stream.get("disposition") or {}).get("attached_pic") == 1  # cover art, not a video
     return stream.get("codec_type") == "video" and not attached
+
+
+def _rotation(video: dict[str, Any]) -> int:
+    for side_data in video.get("side_data_list") or []:
+        if "rotation" in side_data:
+            return int(float(side_data["rotation"]))
+    tag = (video.get("tags") or {}).get("rotate")  # older muxers' way
+    try:
+        return int(tag) if tag is not None else 0
+    except ValueError:
+        return 0
 
 
 def _duration(video: dict[str, Any], fmt: dict[str, Any]) -> Fraction | None:

@@ -1,14 +1,16 @@
-"""Running ffprobe on a job's source: the description of the file, and whether decoding keyframes only gives
-the same frames as decoding everything."""
+"""Looking at a job's source before extracting: ffprobe's description of the file, whether decoding keyframes
+only gives the same frames as decoding everything, and where the black it opens with ends."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
 
-from processor_svc.extraction import keyframes_cover_samples
+from processor_svc.extraction import SOURCE_NAME, keyframes_cover_samples
 from processor_svc.media import (
+    INPUT_GUARDS,
     MediaInfo,
+    decode_guards,
     packets_argv,
     parse_probe,
     probe_argv,
@@ -34,6 +36,7 @@ async def keyframes_suffice(
     *,
     max_pixels: int,
     limits: ToolLimits,
+    start: Fraction = Fraction(0),
 ) -> bool:
     """Demuxing is cheap next to decoding, so this check costs little and can save most of the decoding when
     every sampled frame is a keyframe (sparse intervals, or one keyframe per interval)."""
@@ -44,4 +47,49 @@ async def keyframes_suffice(
         if limit is not None:
             raise limit
         return False
-    return keyframes_cover_samples(completed.stdout.decode("ascii", "replace").splitlines(), info, interval, frames)
+    packets = completed.stdout.decode("ascii", "replace").splitlines()
+    return keyframes_cover_samples(packets, info, interval, frames, start)
+
+
+# skip_black_start looks at most this far into the video: a black opening longer than that is skipped up to here.
+BLACK_SCAN_SECONDS = 30
+BLACK_SCAN_FILE = "black.txt"
+
+
+def black_scan_argv(info: MediaInfo, max_pixels: int, threads: int) -> list[str]:
+    """blackdetect over the first BLACK_SCAN_SECONDS; the metadata filter prints the frames where black starts
+    and ends, with their pts in microseconds. Run in the job directory."""
+    chain = f"settb=AVTB,blackdetect=d=0,metadata=mode=print:file={BLACK_SCAN_FILE}"
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-xerror", "-threads", str(threads),
+        *INPUT_GUARDS, *decode_guards(max_pixels), "-t", str(BLACK_SCAN_SECONDS), "-i", SOURCE_NAME,
+        "-map", f"0:{info.stream_index}", "-vf", chain, "-f", "null", "-",
+    ]  # fmt: skip
+
+
+def opening_black_end(printed: list[str], scanned: Fraction) -> Fraction | None:
+    """When the black the video opens with ends (the first frame that is not black), from the metadata filter's
+    lines; `scanned` when it lasts the whole scan; None when the first frame is not black."""
+    frame_pts: int | None = None
+    first = opening = False
+    for line in printed:
+        if line.startswith("frame:"):
+            fields = dict(field.split(":", 1) for field in line.split() if ":" in field)
+            number, pts = fields.get("frame", ""), fields.get("pts", "")
+            frame_pts = int(pts) if pts.lstrip("-").isdigit() else None
+            first = number == "0"
+        elif line.startswith("lavfi.black_start=") and first:
+            opening = True
+        elif line.startswith("lavfi.black_end=") and opening:
+            return Fraction(frame_pts, 1_000_000) if frame_pts is not None else None
+    return scanned if opening else None
+
+
+async def black_opening(
+    workdir: Path, info: MediaInfo, *, max_pixels: int, threads: int, limits: ToolLimits
+) -> Fraction | None:
+    completed = await run_tool(black_scan_argv(info, max_pixels, threads), workdir / "black.log", limits, cwd=workdir)
+    if completed.returncode != 0:
+        raise rejection_for_limit(completed) or rejection_for_failed_probe(completed)
+    printed = (workdir / BLACK_SCAN_FILE).read_text("utf-8", "replace").splitlines()
+    return opening_black_end(printed, min(info.duration, Fraction(BLACK_SCAN_SECONDS)))

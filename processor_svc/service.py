@@ -6,12 +6,12 @@ Anything else (S3, broker, disk) raises, and the consumer wrapper retries with b
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 
 import structlog
@@ -28,16 +28,17 @@ from contracts import (
     VideoProcessingStartedV1,
     VideoUploadedV1,
 )
-from processor_svc import jobdir, receipt
-from processor_svc.archive import ManifestHeader, capped, zip_of_frames
-from processor_svc.extraction import check_extraction, extraction_argv, finished_frames
+from processor_svc import jobdir, receipt, storyboard
+from processor_svc.archive import Ending, ManifestHeader, capped, zip_of_frames
+from processor_svc.extraction import FRAMES_DIR, SOURCE_NAME, check_extraction, extraction_argv, finished_frames
 from processor_svc.failures import MESSAGES
-from processor_svc.media import Limits, MediaRejected, check_limits
+from processor_svc.media import Limits, MediaInfo, MediaRejected, check_limits
 from processor_svc.previews import PreviewCollector
-from processor_svc.probing import keyframes_suffice, probe
+from processor_svc.probing import black_opening, keyframes_suffice, probe
 from processor_svc.progress import ProgressThrottle
 from processor_svc.receipt import Extracted
 from processor_svc.runner import Brake, ToolLimits, run_tool
+from processor_svc.selection import TIMESTAMPS_FILE, Plan, frame_times, plan, planned_frames, requested_range
 from servicekit import objects
 from servicekit.bus import MessageContext, Publisher
 from servicekit.objects import preview_key
@@ -95,7 +96,7 @@ async def process_video(
         async with deadline:
             result = await _stored_or_extracted(event, ctx, config, storage, publish)
     except MediaRejected as rejected:
-        return await _fail(event, ctx, publish, rejected.code, rejected.detail)
+        return await _fail(event, ctx, publish, rejected.code, rejected.detail, rejected.message)
     except TimeoutError:
         if not deadline.expired():
             raise  # a network timeout inside the job: transient
@@ -121,15 +122,21 @@ async def process_video(
 
 
 async def _fail(
-    event: VideoUploadedV1, ctx: MessageContext, publish: Publish, code: FailureCode, detail: str
+    event: VideoUploadedV1,
+    ctx: MessageContext,
+    publish: Publish,
+    code: FailureCode,
+    detail: str,
+    message: str | None = None,
 ) -> Outcome:
-    """The user gets the code's fixed sentence; the detail, which may quote a tool's stderr, stays in the log."""
+    """The user gets a fixed sentence (the code's, or a more precise one); the detail, which may quote a tool's
+    stderr, stays in the log."""
     log.warning("video_failed", code=code.value, reason=detail)
     await publish(
         VideoFailedV1(
             video_id=event.video_id,
             owner_id=event.owner_id,
-            error=ProcessingError(code=code, message=MESSAGES[code]),
+            error=ProcessingError(code=code, message=message or MESSAGES[code]),
             attempts=ctx.attempt,
             failed_at=datetime.now(UTC),
             filename=event.filename,
@@ -153,6 +160,53 @@ async def _stored_or_extracted(
     return result
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A job's source, looked at: what it is, which frames the options take, and how."""
+
+    info: MediaInfo
+    selection: Plan
+    source_sha256: str
+    argv: list[str]
+    sheet: storyboard.Layout | None
+
+
+async def _prepare(event: VideoUploadedV1, workdir: Path, config: JobConfig) -> Prepared:
+    options, max_pixels, tools = event.options, config.limits.max_pixels, config.tools
+    source = workdir / SOURCE_NAME
+    info, source_sha256 = await asyncio.gather(probe(source, workdir, max_pixels, tools), _sha256_of(source))
+    black_end = None
+    if options.skip_black_start:
+        black_end = await black_opening(workdir, info, max_pixels=max_pixels, threads=config.threads, limits=tools)
+    selection = plan(options, info, requested_range(options, info, black_end), config.limits.max_frames)
+    check_limits(info, config.limits, planned_frames(selection, info))
+    keyframes_only = selection.step is not None and await keyframes_suffice(
+        source, workdir, info, selection.step, selection.frames,
+        max_pixels=max_pixels, limits=tools, start=selection.span.start,
+    )  # fmt: skip
+    thumbnails = storyboard.thumbnail_filter(options, info) if options.storyboard else None
+    argv = extraction_argv(
+        info=info, options=options, selection=selection, threads=config.threads, keyframes_only=keyframes_only,
+        max_pixels=max_pixels, thumbnails=thumbnails,
+    )  # fmt: skip
+    sheet = storyboard.layout(options, info, selection.frames) if options.storyboard else None
+    span = selection.span
+    log.info("extraction_planned", codec=info.codec, mode=selection.mode.value, frames=selection.frames,
+             start=float(span.start), end=float(span.end), keyframes_only=keyframes_only)  # fmt: skip
+    return Prepared(info, selection, source_sha256, argv, sheet)
+
+
+async def _sha256_of(path: Path) -> str:
+    def digest() -> str:
+        hasher = hashlib.sha256()
+        with path.open("rb") as source:
+            while chunk := source.read(1024 * 1024):
+                hasher.update(chunk)
+        return hasher.hexdigest()
+
+    return await asyncio.to_thread(digest)
+
+
 async def _extract(
     event: VideoUploadedV1,
     upload_event: uuid.UUID,
@@ -161,28 +215,10 @@ async def _extract(
     storage: Storage,
     publish: Publish,
 ) -> Extracted:
-    source = workdir / "source"
-    await storage.download_to(event.source.key, source)
-    interval = Fraction(str(event.options.interval_seconds))
-    max_pixels = config.limits.max_pixels
-    info = await probe(source, workdir, max_pixels, config.tools)
-    frames = check_limits(info, config.limits, interval)
-    keyframes_only = await keyframes_suffice(
-        source, workdir, info, interval, frames, max_pixels=max_pixels, limits=config.tools
-    )
-    out_dir = workdir / "frames"
+    await storage.download_to(event.source.key, workdir / SOURCE_NAME)
+    job = await _prepare(event, workdir, config)
+    out_dir = workdir / FRAMES_DIR
     out_dir.mkdir()
-    argv = extraction_argv(
-        source,
-        out_dir,
-        info=info,
-        interval=interval,
-        image_format=event.options.image_format,
-        frames=frames,
-        threads=config.threads,
-        keyframes_only=keyframes_only,
-        max_pixels=max_pixels,
-    )
 
     async def report(progress: float, frames_done: int) -> None:
         data = VideoProcessingProgressV1(
@@ -193,22 +229,23 @@ async def _extract(
         except Exception as exc:  # progress is advisory: a lost report must not fail the job
             log.warning("progress_not_published", error=str(exc)[:300])
 
-    throttle = ProgressThrottle(report, float(info.duration))
+    throttle = ProgressThrottle(report, float(job.selection.span.length))
     brake = Brake()
-    ffmpeg = asyncio.ensure_future(run_tool(argv, workdir / "ffmpeg.log", config.tools, throttle.on_line, brake))
-    log.info("extraction_started", codec=info.codec, frames=frames, keyframes_only=keyframes_only)
-
+    ffmpeg = asyncio.ensure_future(
+        run_tool(job.argv, workdir / "ffmpeg.log", config.tools, throttle.on_line, brake, cwd=workdir)
+    )
     produced = 0
 
-    async def verify(count: int) -> None:
+    async def finish(files: list[str]) -> Ending:
         nonlocal produced
-        check_extraction(await ffmpeg, count, frames, info, interval)
-        produced = count
+        check_extraction(await ffmpeg, len(files), job.selection, job.info)
+        produced = len(files)
+        return await _ending(workdir, job, files, config)
 
-    header = ManifestHeader(event.filename, event.options.interval_seconds, event.options.image_format)
+    header = ManifestHeader(event.filename, event.options, job.selection.span, job.source_sha256, job.argv)
     previews = PreviewCollector(workdir / "previews", config.tools)
     frames_out = previews.tap(finished_frames(out_dir, event.options.image_format, ffmpeg, brake))
-    chunks = capped(zip_of_frames(frames_out, header, interval, info.duration, verify), config.max_result_bytes)
+    chunks = capped(zip_of_frames(frames_out, header, job.info.duration, finish), config.max_result_bytes)
     try:
         stored = await storage.put_stream(
             result_key(event), chunks, content_type="application/zip", tags=receipt.creation_tags(upload_event)
@@ -219,7 +256,21 @@ async def _extract(
         if not ffmpeg.done():
             ffmpeg.cancel()  # the runner kills ffmpeg's process group
         await asyncio.gather(ffmpeg, return_exceptions=True)
-    return Extracted(produced, info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
+    return Extracted(produced, job.info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
+
+
+async def _ending(workdir: Path, job: Prepared, files: list[str], config: JobConfig) -> Ending:
+    """Once every frame is out: their times, and the storyboard if asked for."""
+    printed = workdir / TIMESTAMPS_FILE
+    lines = printed.read_text("utf-8", "replace").splitlines() if printed.exists() else []
+    times = frame_times(job.selection, len(files), lines)
+    if job.sheet is None:
+        return Ending(times)
+    made = await storyboard.storyboard_files(
+        workdir, job.sheet, files, times, job.selection.span.end,
+        max_pixels=config.limits.max_pixels, limits=config.tools,
+    )  # fmt: skip
+    return Ending(times, made, {"storyboard": storyboard.DIRECTORY if made else None})
 
 
 async def _store_previews(event: VideoUploadedV1, images: list[Path], storage: Storage) -> tuple[str, ...]:

@@ -3,16 +3,18 @@ pass that decodes everything (the bench shows the speed; here the equality)."""
 
 from __future__ import annotations
 
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from contracts.events import ImageFormat
-from processor_svc.extraction import extraction_argv
+from contracts.events import ImageFormat, ProcessingOptions
+from processor_svc.extraction import FRAMES_DIR, SOURCE_NAME, extraction_argv
 from processor_svc.media import expected_frames
 from processor_svc.probing import keyframes_suffice, probe
 from processor_svc.runner import run_tool
+from processor_svc.selection import plan, requested_range
 from tests.integration.test_processor_support import LAVFI, TOOL_LIMITS, make_video
 
 MAX_PIXELS = 160 * 120
@@ -26,15 +28,20 @@ def gop_video(path: Path, gop: int, *extra: str) -> Path:
 
 
 async def extract(source: Path, out: Path, interval: Fraction, fmt: ImageFormat, keyframes_only: bool) -> list[bytes]:
-    info = await probe(source, out.parent, MAX_PIXELS, TOOL_LIMITS)
+    """The service's extraction command, run in a job directory of its own (`out`) holding the source."""
     out.mkdir()
+    (out / FRAMES_DIR).mkdir()
+    shutil.copy(source, out / SOURCE_NAME)
+    info = await probe(out / SOURCE_NAME, out, MAX_PIXELS, TOOL_LIMITS)
+    options = ProcessingOptions(interval_seconds=float(interval), image_format=fmt)
+    selection = plan(options, info, requested_range(options, info), 1000)
     argv = extraction_argv(
-        source, out, info=info, interval=interval, image_format=fmt,
-        frames=expected_frames(info, interval), threads=2, keyframes_only=keyframes_only, max_pixels=MAX_PIXELS,
+        info=info, options=options, selection=selection, threads=2, keyframes_only=keyframes_only,
+        max_pixels=MAX_PIXELS,
     )  # fmt: skip
-    completed = await run_tool(argv, out.parent / f"{out.name}.log", TOOL_LIMITS)
+    completed = await run_tool(argv, out / "ffmpeg.log", TOOL_LIMITS, cwd=out)
     assert completed.returncode == 0, completed.stderr_tail
-    return [p.read_bytes() for p in sorted(out.iterdir())]
+    return [p.read_bytes() for p in sorted((out / FRAMES_DIR).iterdir())]
 
 
 @pytest.mark.parametrize(("interval", "fmt"), [("2", ImageFormat.PNG), ("4", ImageFormat.JPG)])

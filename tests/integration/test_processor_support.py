@@ -148,10 +148,13 @@ async def submit(
     image_format: ImageFormat = ImageFormat.PNG,
     filename: str | None = None,
     deliveries: int = 1,
+    options: ProcessingOptions | None = None,
 ) -> uuid.UUID:
     """Store a source as video_svc would and publish its `video.uploaded.v1` (`deliveries` times: the same event
-    again, as the broker redelivers a job whose ack was lost)."""
-    envelope = await stored_upload(storage, source, interval=interval, image_format=image_format, filename=filename)
+    again, as the broker redelivers a job whose ack was lost). `options`, when given, replace interval and format."""
+    envelope = await stored_upload(
+        storage, source, interval=interval, image_format=image_format, filename=filename, options=options
+    )
     for _ in range(deliveries):
         await publisher.publish(envelope)
     return envelope.data.video_id
@@ -164,6 +167,7 @@ async def stored_upload(
     interval: float = 1.0,
     image_format: ImageFormat = ImageFormat.PNG,
     filename: str | None = None,
+    options: ProcessingOptions | None = None,
 ) -> Envelope[VideoUploadedV1]:
     """A source stored as video_svc stores it, and the `video.uploaded.v1` event that announces it."""
     video_id, owner_id = uuid.uuid4(), uuid.uuid4()
@@ -176,7 +180,7 @@ async def stored_upload(
         content_type="video/mp4",
         size_bytes=max(1, source.stat().st_size),
         source=ObjectRef(bucket=storage.bucket, key=key),
-        options=ProcessingOptions(interval_seconds=interval, image_format=image_format),
+        options=options or ProcessingOptions(interval_seconds=interval, image_format=image_format),
         uploaded_at=datetime.now(UTC),
     )
     return new_envelope(event, source="framepipe/tests")
