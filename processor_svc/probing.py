@@ -90,6 +90,6 @@ async def black_opening(
 ) -> Fraction | None:
     completed = await run_tool(black_scan_argv(info, max_pixels, threads), workdir / "black.log", limits, cwd=workdir)
     if completed.returncode != 0:
-        raise rejection_for_limit(completed) or rejection_for_failed_probe(completed)
+        raise rejection_for_failed_probe(completed)
     printed = (workdir / BLACK_SCAN_FILE).read_text("utf-8", "replace").splitlines()
     return opening_black_end(printed, min(info.duration, Fraction(BLACK_SCAN_SECONDS)))

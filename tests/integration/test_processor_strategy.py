@@ -27,13 +27,15 @@ def gop_video(path: Path, gop: int, *extra: str) -> Path:
     )  # fmt: skip
 
 
-async def extract(source: Path, out: Path, interval: Fraction, fmt: ImageFormat, keyframes_only: bool) -> list[bytes]:
+async def extract(
+    source: Path, out: Path, interval: Fraction, fmt: ImageFormat, keyframes_only: bool, start: float = 0
+) -> list[bytes]:
     """The service's extraction command, run in a job directory of its own (`out`) holding the source."""
     out.mkdir()
     (out / FRAMES_DIR).mkdir()
     shutil.copy(source, out / SOURCE_NAME)
     info = await probe(out / SOURCE_NAME, out, MAX_PIXELS, TOOL_LIMITS)
-    options = ProcessingOptions(interval_seconds=float(interval), image_format=fmt)
+    options = ProcessingOptions(interval_seconds=float(interval), image_format=fmt, start_seconds=start)
     selection = plan(options, info, requested_range(options, info), 1000)
     argv = extraction_argv(
         info=info, options=options, selection=selection, threads=2, keyframes_only=keyframes_only,
@@ -57,6 +59,24 @@ async def test_keyframes_only_gives_the_same_frames_as_decoding_everything(
     full = await extract(source, tmp_path / "full", step, fmt, keyframes_only=False)
     assert len(full) == 12 // int(interval)
     assert sparse == full
+
+
+async def test_keyframes_only_from_a_ranges_start_gives_the_same_frames(tmp_path: Path) -> None:
+    source = gop_video(tmp_path / "gop2s.mp4", 50)
+    info = await probe(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
+    start, step = Fraction(4), Fraction(2)
+    assert await keyframes_suffice(
+        source, tmp_path, info, step, 4, max_pixels=MAX_PIXELS, limits=TOOL_LIMITS, start=start
+    )  # keyframes at 4, 6, 8, 10 s
+    assert not await keyframes_suffice(
+        source, tmp_path, info, step, 4, max_pixels=MAX_PIXELS, limits=TOOL_LIMITS, start=Fraction(5)
+    )
+    sparse = await extract(source, tmp_path / "sparse", step, ImageFormat.PNG, keyframes_only=True, start=4)
+    full = await extract(source, tmp_path / "full", step, ImageFormat.PNG, keyframes_only=False, start=4)
+    assert len(full) == 4
+    assert sparse == full
+    from_zero = await extract(source, tmp_path / "zero", step, ImageFormat.PNG, keyframes_only=False)
+    assert from_zero[2:] == full  # the seek lands on the same frames a decode from the start reaches
 
 
 async def test_keyframes_only_is_not_chosen_when_a_sample_falls_between_keyframes(tmp_path: Path) -> None:
