@@ -107,16 +107,24 @@ async def test_a_range_with_an_interval_takes_the_frames_on_screen_from_its_star
     env: Env, media: Path, tmp_path: Path
 ) -> None:
     source = tiny_h264(media / "range.mp4", 4)
-    outcome, archive, listed = await extracted(env, source, start_seconds=1.25, end_seconds=3.0, interval_seconds=0.5)
+    _, archive, listed = await extracted(env, source, start_seconds=1.25, end_seconds=3.0, interval_seconds=0.5)
     assert times(listed) == [1.25, 1.75, 2.25, 2.75]
     got = [image_md5(frame, tmp_path / "x.png") for frame in frames_of(archive, listed)]
     assert got == on_screen(source, [1.25, 1.75, 2.25, 2.75])
     assert listed["range"] == {"start_seconds": 1.25, "end_seconds": 3.0}
     assert listed["options"]["start_seconds"] == 1.25
     assert listed["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+async def test_progress_is_measured_over_the_range(env: Env, media: Path) -> None:
+    source = tiny_h264(media / "progress.mp4", 10)
+    outcome, _, listed = await extracted(env, source, start_seconds=9, interval_seconds=0.25)
+    assert times(listed) == [9.0, 9.25, 9.5, 9.75]
     progress = [p.progress for p in env.outcomes.of_type(outcome.video_id, "video.processing.progress.v1")]
+    # over the whole video, the last second could not report more than 0.1
+    assert progress, "no progress reported"
+    assert max(progress) > 0.2, progress
     assert progress == sorted(progress)
-    assert all(0 <= p <= 1 for p in progress)
 
 
 async def test_a_count_spreads_that_many_frames_evenly_over_the_range(env: Env, media: Path, tmp_path: Path) -> None:
