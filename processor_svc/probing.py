@@ -18,6 +18,7 @@ from processor_svc.media import (
     rejection_for_limit,
 )
 from processor_svc.runner import ToolLimits, run_tool
+from processor_svc.selection import printed_frames
 
 
 async def probe(source: Path, workdir: Path, max_pixels: int, limits: ToolLimits) -> MediaInfo:
@@ -70,19 +71,13 @@ def black_scan_argv(info: MediaInfo, max_pixels: int, threads: int) -> list[str]
 def opening_black_end(printed: list[str], scanned: Fraction) -> Fraction | None:
     """When the black the video opens with ends (the first frame that is not black), from the metadata filter's
     lines; `scanned` when it lasts the whole scan; None when the first frame is not black."""
-    frame_pts: int | None = None
-    first = opening = False
-    for line in printed:
-        if line.startswith("frame:"):
-            fields = dict(field.split(":", 1) for field in line.split() if ":" in field)
-            number, pts = fields.get("frame", ""), fields.get("pts", "")
-            frame_pts = int(pts) if pts.lstrip("-").isdigit() else None
-            first = number == "0"
-        elif line.startswith("lavfi.black_start=") and first:
-            opening = True
-        elif line.startswith("lavfi.black_end=") and opening:
-            return Fraction(frame_pts, 1_000_000) if frame_pts is not None else None
-    return scanned if opening else None
+    frames = printed_frames(printed)
+    if not frames or frames[0].number != 0 or "lavfi.black_start" not in frames[0].metadata:
+        return None
+    ended = next((f for f in frames if "lavfi.black_end" in f.metadata), None)
+    if ended is None:
+        return scanned
+    return Fraction(ended.pts, 1_000_000) if ended.pts is not None else None
 
 
 async def black_opening(

@@ -195,17 +195,41 @@ def output_args(selection: Plan) -> list[str]:
     return args
 
 
+@dataclass(frozen=True)
+class PrintedFrame:
+    """One frame as the metadata filter printed it (`mode=print`): its number, its pts (microseconds, after
+    settb=AVTB) and the metadata lines that followed."""
+
+    number: int
+    pts: int | None
+    metadata: dict[str, str]
+
+
+def printed_frames(lines: Iterable[str]) -> list[PrintedFrame]:
+    frames: list[PrintedFrame] = []
+    for line in lines:
+        if line.startswith("frame:"):
+            fields = dict(field.split(":", 1) for field in line.split() if ":" in field)
+            pts = fields.get("pts", "")
+            number = fields.get("frame", "")
+            frames.append(
+                PrintedFrame(
+                    int(number) if number.isdigit() else -1, int(pts) if pts.lstrip("-").isdigit() else None, {}
+                )
+            )
+        elif frames and "=" in line:
+            key, _, value = line.partition("=")
+            frames[-1].metadata[key.strip()] = value.strip()
+    return frames
+
+
 def frame_times(selection: Plan, produced: int, printed: Iterable[str]) -> list[Fraction]:
     """Each produced frame's time from the video's start: computed in interval mode, read from the lines the
     metadata filter printed (TIMESTAMPS_FILE) in the others, the pts there being microseconds from the range's
     start."""
     if selection.step is not None:
         return [selection.sample_time(k) for k in range(produced)]
-    times = []
-    for line in printed:
-        fields = dict(field.split(":", 1) for field in line.split() if ":" in field)
-        if line.startswith("frame:") and fields.get("pts", "").lstrip("-").isdigit():
-            times.append(selection.span.start + Fraction(int(fields["pts"]), 1_000_000))
+    times = [selection.span.start + Fraction(f.pts, 1_000_000) for f in printed_frames(printed) if f.pts is not None]
     if len(times) < produced:
         raise MediaRejected(FailureCode.INVALID_MEDIA, f"{produced} frames but {len(times)} timestamps")
     return times[:produced]
