@@ -14,7 +14,7 @@ from processor_svc import storyboard
 from processor_svc.extraction import extraction_argv, keyframes_cover_samples
 from processor_svc.failures import RANGE_AFTER_END
 from processor_svc.media import Limits, MediaInfo, MediaRejected, check_limits, parse_probe
-from processor_svc.probing import opening_black_end
+from processor_svc.probing import black_scan_argv, opening_black_end
 from processor_svc.selection import (
     TimeRange,
     encoder_args,
@@ -151,6 +151,20 @@ def test_the_extraction_command_names_only_paths_inside_its_job_directory() -> N
     assert not [arg for arg in argv if arg.startswith("/")]
     for guard in ("-protocol_whitelist", "-format_whitelist", "-codec_whitelist", "-max_pixels"):
         assert guard in argv
+
+
+def test_the_black_scan_and_the_storyboards_sheet_run_contained_too() -> None:
+    scan = black_scan_argv(info(), 1000, 2)
+    sheet = storyboard.sheet_argv(storyboard.layout(options(), info(), 12), 1000)
+    for argv in (scan, sheet):
+        assert argv[argv.index("-protocol_whitelist") + 1] == "file"
+        assert "-format_whitelist" in argv
+        assert "-codec_whitelist" in argv
+        assert "-max_pixels" in argv
+        assert not [arg for arg in argv if arg.startswith("/")]
+    assert sheet[sheet.index("-format_whitelist") + 1] == sheet[sheet.index("-codec_whitelist") + 1] == "mjpeg"
+    assert scan[scan.index("-t") + 1] == "30"  # the scan's bound
+    assert "/" not in RANGE_AFTER_END  # a fixed sentence that names nothing internal
 
 
 def test_frame_times_are_computed_in_interval_mode_and_read_in_the_others() -> None:
