@@ -64,7 +64,10 @@ def refusal(fields: dict[str, str]) -> str | None:
     try:
         parse_options(fields)
     except InvalidOptions as error:
-        return "; ".join(f"{FLAGS.get(e['field'], (e['field'],))[0]}: {e['message']}" for e in error.errors)
+        flags: dict[str, list[str]] = {}  # a combination's one message names all its flags
+        for e in error.errors:
+            flags.setdefault(e["message"], []).append(FLAGS.get(e["field"], (e["field"],))[0])
+        return "; ".join(f"{', '.join(named)}: {message}" for message, named in flags.items())
     return None
 
 
