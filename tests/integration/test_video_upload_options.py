@@ -13,7 +13,7 @@ from aio_pika.abc import AbstractRobustConnection
 from contracts import MAX_DIMENSION, MAX_FRAME_COUNT, MAX_OFFSET_SECONDS, ProcessingOptions, decode
 from tests.integration.test_video_harness import VideoService, clip_fixture, video_service_fixture
 from tests.integration.test_video_upload import assert_nothing_left
-from tests.support import eventually, temp_queue
+from tests.support import EventStream, eventually, temp_queue
 
 svc = video_service_fixture()
 clip = clip_fixture()
@@ -146,6 +146,20 @@ async def test_options_that_do_not_go_together_are_refused_naming_them_and_nothi
     assert set(error["field"] for error in problem["errors"]) <= set(fields)
     assert all(error["message"] for error in problem["errors"])
     await assert_nothing_left(svc, owner)
+
+
+async def test_the_live_stream_carries_the_complete_options(svc: VideoService, clip: bytes) -> None:
+    owner = uuid.uuid4()
+    response = await svc.client.get("/video/events", headers=svc.auth(owner))
+    try:
+        stream = EventStream(response)
+        assert (await stream.next()).event == "ready"
+        uploaded = await svc.upload(owner, ("clip.mp4", clip), mode="keyframes", max_frames="2", width="64")
+        assert uploaded.status == 202, await uploaded.text()
+        event = await stream.until(lambda e: e.event == "video")
+    finally:
+        response.close()
+    assert event.data["options"] == {**DEFAULTS, "mode": "keyframes", "max_frames": 2, "width": 64}
 
 
 async def test_a_video_stored_before_the_options_existed_reads_back_with_defaults(
