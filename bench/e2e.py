@@ -85,7 +85,7 @@ async def overhead(stack: DevStack, http: aiohttp.ClientSession, api: Api, clip:
     overheads, ffmpeg_times, probe_times, in_processor = [], [], [], []
     for index in range(samples + 1):
         ffmpeg_before, probe_before, job_before = await processor_seconds(http, stack)
-        accepted = await api.upload(clip, None, None, lambda _: None)
+        accepted = await api.upload(clip, {}, lambda _: None)
         started = time.perf_counter()
         assert await until_done(api, accepted["items"][0]["id"]) == "done"
         elapsed = time.perf_counter() - started
@@ -119,7 +119,8 @@ async def burst(stack: DevStack, http: aiohttp.ClientSession, urls: BaseUrls, cl
     started = time.perf_counter()
 
     async def client_run(api: Api, count: int) -> list[str]:
-        ids = [(await api.upload(clip, 1, None, lambda _: None))["items"][0]["id"] for _ in range(count)]
+        one_per_second = {"interval_seconds": "1"}
+        ids = [(await api.upload(clip, one_per_second, lambda _: None))["items"][0]["id"] for _ in range(count)]
         for video_id in ids:
             assert await until_done(api, video_id, poll=0.2) == "done"
         return ids

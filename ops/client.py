@@ -27,6 +27,7 @@ from ops.client_api import (
     token_path,
 )
 from ops.client_messages import explain
+from ops.client_options import add_option_flags
 from ops.client_output import Output
 from ops.version import version_text
 
@@ -65,8 +66,7 @@ def register(subparsers: Subparsers) -> None:
         secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p = add(sub, "upload", commands.upload, "upload one or more videos, with a progress bar per file")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--interval", type=float, metavar="S", help="seconds between frames (server default 1)")
-    p.add_argument("--format", choices=("png", "jpg"), dest="image_format", help="frame format (server default png)")
+    add_option_flags(p)
     p.add_argument("--idempotency-key", metavar="KEY",
                    help="run the command again with the same KEY and the upload is not repeated")  # fmt: skip
     p = add(sub, "list", commands.list_videos, "list your videos: id, status, progress, file name")

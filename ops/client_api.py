@@ -9,7 +9,7 @@ import mimetypes
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -294,17 +294,15 @@ class Api:
     async def upload(
         self,
         path: Path,
-        interval: float | None,
-        image_format: str | None,
+        options: Mapping[str, str],
         progress: Progress,
         idempotency_key: str | None = None,
     ) -> Any:
         def form() -> aiohttp.MultipartWriter:
             writer = aiohttp.MultipartWriter("form-data")
             # Options first: the server reads the parts in order while it streams the file to storage.
-            for name, value in (("interval_seconds", interval), ("image_format", image_format)):
-                if value is not None:
-                    writer.append(str(value)).set_content_disposition("form-data", name=name)
+            for name, value in options.items():
+                writer.append(value).set_content_disposition("form-data", name=name)
             payload = AsyncIterablePayload(file_chunks(path, progress), content_type=content_type_of(path))
             payload.set_content_disposition("form-data", name="file", filename=path.name)
             writer.append_payload(payload)

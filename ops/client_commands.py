@@ -13,6 +13,7 @@ from typing import Any
 from ops.client_api import (
     EXIT_OK,
     EXIT_OTHER,
+    EXIT_REJECTED,
     EXIT_VIDEO_FAILED,
     Api,
     ApiError,
@@ -20,6 +21,7 @@ from ops.client_api import (
     save_token,
 )
 from ops.client_messages import explain
+from ops.client_options import chosen_options, described, refusal
 from ops.client_output import Output, error_document
 from ops.client_progress import ProgressBar, human_bytes
 
@@ -56,6 +58,11 @@ async def login(args: argparse.Namespace, api: Api) -> int:
 
 
 async def upload(args: argparse.Namespace, api: Api) -> int:
+    options = chosen_options(args)
+    refused = refusal(options)
+    if refused is not None:
+        _out(args).failure(f"options refused, nothing uploaded: {refused}", None, EXIT_REJECTED)
+        return EXIT_REJECTED
     worst = EXIT_OK
     results: list[dict[str, Any]] = []
     for index, name in enumerate(args.files):
@@ -68,7 +75,7 @@ async def upload(args: argparse.Namespace, api: Api) -> int:
         bar = ProgressBar(_label(path.name), (await asyncio.to_thread(path.stat)).st_size)
         key = _idempotency_key(args.idempotency_key, index, len(args.files))
         try:
-            answer = await api.upload(path, args.interval, args.image_format, bar.update, key)
+            answer = await api.upload(path, options, bar.update, key)
         except ApiError as error:
             bar.close("rejected")
             message = explain(error, args)
@@ -173,6 +180,8 @@ def _line(video: dict[str, Any]) -> str:
 
 def _details(video: dict[str, Any]) -> str:
     lines = [_line(video)]
+    if isinstance(video.get("options"), dict):
+        lines.append(f"  options: {described(video['options'])}")
     if video["status"] == "done":
         size = video.get("result_size_bytes")
         zip_size = f", ZIP {human_bytes(size)}" if size else ""

@@ -11,9 +11,9 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from contracts import ProcessingOptions
 from contracts.events import MAX_PREVIEWS
 from servicekit.http import Handler, Problem, correlation_id, validate
+from servicekit.options import InvalidOptions, form_schema
 from servicekit.runtime import POOL, STORAGE
 from servicekit.tokens import authenticated_user
 from video_svc import admission, service
@@ -56,7 +56,8 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
     ),
     NoFile: lambda _: Problem(400, "no_file", "Send at least one part named `file`."),
     MalformedUpload: lambda _: Problem(400, "malformed_upload", "The multipart body is incomplete or malformed."),
-    InvalidForm: lambda e: Problem(422, "validation_error", "The request is not valid.", str(e), errors=e.errors),
+    InvalidForm: lambda e: _invalid_form(e),
+    InvalidOptions: lambda e: _invalid_form(e),
     UploadStalled: lambda e: Problem(
         408, "upload_stalled", "The upload was too slow.", f"The client {e.what} {e.seconds:g} seconds."
     ),
@@ -80,6 +81,10 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
         retry_after=e.retry_after,
     ),
 }
+
+
+def _invalid_form(error: InvalidForm | InvalidOptions) -> Problem:
+    return Problem(422, "validation_error", "The request is not valid.", str(error), errors=error.errors)
 
 
 def _invalid(field: str, message: str) -> Problem:
@@ -258,7 +263,7 @@ async def upload_limits(request: web.Request) -> web.Response:
         "max_upload_bytes": settings.max_upload_bytes,
         "max_files_per_upload": settings.max_files_per_upload,
         "containers": [{"content_type": kind, "extensions": list(ext)} for kind, ext in CONTAINERS.items()],
-        "options": ProcessingOptions.model_json_schema(),
+        "options": form_schema(),
     }
     return web.json_response(body, headers={"Cache-Control": "public, max-age=300"})
 

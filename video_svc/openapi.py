@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts import ProcessingOptions
 from servicekit.openapi import PROBLEM_SCHEMA, SECURITY_SCHEMES, problem
+from servicekit.options import form_schema
 from video_svc.service import IDEMPOTENCY_KEY_MAX, STATUSES
 from video_svc.settings import Settings
 
@@ -51,23 +53,39 @@ _VIDEO = {
     },
 }
 
-_UPLOAD_BODY = {
-    "type": "object",
-    "required": ["file"],
-    "additionalProperties": False,
-    "properties": {
-        "interval_seconds": {"type": "number", "minimum": 0.1, "maximum": 3600, "default": 1},
-        "image_format": {"type": "string", "enum": ["png", "jpg"], "default": "png"},
-        "file": {"type": "array", "minItems": 1, "items": {"type": "string", "contentMediaType": "video/*"}},
-    },
-}
+
+def _upload_body() -> dict[str, Any]:
+    """The form: every processing option, with the contract's own bounds, then the files."""
+    options = form_schema()
+    return {
+        "type": "object",
+        "required": ["file"],
+        "additionalProperties": False,
+        "description": options.get("description", ""),
+        "properties": {
+            **options["properties"],
+            "file": {"type": "array", "minItems": 1, "items": {"type": "string", "contentMediaType": "video/*"}},
+        },
+    }
+
+
+def _options_schemas() -> dict[str, Any]:
+    """ProcessingOptions as the contract's model describes it, with the enums it names, for components/schemas."""
+    schema = ProcessingOptions.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {"ProcessingOptions": {**schema, "required": list(schema["properties"])}, **defs}
+
 
 _UPLOAD_DESCRIPTION = (
-    "One or more `file` parts, each streamed to storage as it is read. The optional fields `interval_seconds` "
-    "and `image_format` must come **before** the first `file` part (422 otherwise): they are checked before "
-    "any byte is stored. Each file is judged by its first bytes (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-TS, "
-    "ASF/WMV), never by its name or declared type. A request that fails for any file stores nothing. "
-    "An empty file is a 400 `empty_file`."
+    "One or more `file` parts, each streamed to storage as it is read. The optional processing options "
+    "(`interval_seconds`, `image_format`, `mode`, `count`, `start_seconds`, `end_seconds`, `width`, `height`, "
+    "`quality`, `scene_threshold`, `max_frames`, `skip_black_start`, `storyboard`; leave one out for its default) "
+    "must come **before** the first `file` part (422 otherwise): they are checked before any byte is stored, "
+    "each against its bounds and together against the rules of the contract (e.g. `count` only in the `interval` "
+    "mode, `max_frames` only in the others, `quality` not with `png`, `end_seconds` after `start_seconds`); a "
+    "refusal is a 422 `validation_error` whose `errors` name the fields. Each file is judged by its first bytes "
+    "(MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-TS, ASF/WMV), never by its name or declared type. A request that "
+    "fails for any file stores nothing. An empty file is a 400 `empty_file`."
 )
 
 
@@ -88,7 +106,7 @@ def _upload_operation(settings: Settings) -> dict[str, Any]:
             "required": True,
             "content": {
                 "multipart/form-data": {
-                    "schema": _UPLOAD_BODY,
+                    "schema": _upload_body(),
                     "encoding": {"file": {"contentType": "application/octet-stream"}},
                 }
             },
@@ -121,7 +139,10 @@ def _upload_operation(settings: Settings) -> dict[str, Any]:
                 "`unsupported_media`: not a supported video container; `unsupported_media_type`: not "
                 "multipart/form-data; `content_encoding_not_accepted`: a Content-Encoding other than identity."
             ),
-            "422": problem("`validation_error`: bad options, options after files, or a bad Idempotency-Key."),
+            "422": problem(
+                "`validation_error`: an option out of its bounds, options that do not go together, options after "
+                "files, or a bad Idempotency-Key; `errors` names each field."
+            ),
             "429": problem(
                 f"`too_many_uploads`: {settings.max_concurrent_uploads_per_user} uploads of this user are running "
                 "(or the service is busy); `quota_exceeded`: `quota` says which (`uploads_per_hour`: "
@@ -248,7 +269,11 @@ def _limits_operation() -> dict[str, Any]:
                         "max_upload_bytes": {"type": "integer"},
                         "max_files_per_upload": {"type": "integer"},
                         "containers": {"type": "array", "items": {"type": "object"}},
-                        "options": {"type": "object", "description": "JSON Schema of the processing options."},
+                        "options": {
+                            "type": "object",
+                            "description": "JSON Schema of the processing options as form fields (the request "
+                            "body of `POST /video` without its files).",
+                        },
                     },
                 },
             )
@@ -317,13 +342,7 @@ def openapi_spec(settings: Settings) -> dict[str, Any]:
                     "required": ["items"],
                     "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Video"}}},
                 },
-                "ProcessingOptions": {
-                    "type": "object",
-                    "properties": {
-                        "interval_seconds": {"type": "number"},
-                        "image_format": {"type": "string", "enum": ["png", "jpg"]},
-                    },
-                },
+                **_options_schemas(),
                 "Problem": PROBLEM_SCHEMA,
             },
         },

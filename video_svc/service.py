@@ -171,6 +171,7 @@ async def _record_video(
             source_sha256=source.sha256,
             interval_seconds=options.interval_seconds,
             image_format=options.image_format.value,
+            options=options.model_dump_json(),
         ),
     )
     event = VideoUploadedV1(

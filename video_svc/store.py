@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 
 _COLUMNS = (
-    "id, owner_id, filename, content_type, size_bytes, source_key, interval_seconds, image_format, status, "
+    "id, owner_id, filename, content_type, size_bytes, source_key, interval_seconds, image_format, options::text, "
+    "status, "
     "progress, frame_count, duration_seconds, result_key, result_size_bytes, error_code, error_message, "
     "created_at, updated_at, finished_at, cardinality(preview_keys) AS preview_count"
 )
@@ -33,12 +34,14 @@ class NewVideo:
     source_sha256: str
     interval_seconds: float
     image_format: str
+    options: str  # JSON: every option, as accepted
 
 
 async def insert_video(conn: asyncpg.Connection, video: NewVideo) -> asyncpg.Record:
     row: asyncpg.Record = await conn.fetchrow(
         "INSERT INTO videos (id, owner_id, filename, content_type, size_bytes, source_key, source_sha256, "
-        f"interval_seconds, image_format) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_COLUMNS}",
+        "interval_seconds, image_format, options) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb) "
+        f"RETURNING {_COLUMNS}",
         video.id,
         video.owner_id,
         video.filename,
@@ -48,6 +51,7 @@ async def insert_video(conn: asyncpg.Connection, video: NewVideo) -> asyncpg.Rec
         video.source_sha256,
         video.interval_seconds,
         video.image_format,
+        video.options,
     )
     return row
 

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from contracts import ProcessingOptions
-from servicekit.http import validate
+from servicekit.options import OPTION_FIELDS, parse_options
 from video_svc.media import ReadChunk
 from video_svc.service import Upload
 
-OPTION_FIELDS = ("interval_seconds", "image_format")
 FILE_FIELD = "file"
 FIELD_MAX_BYTES = 64
 CHUNK_BYTES = 256 * 1024
@@ -88,7 +87,7 @@ class _Client:
 
 async def _read_parts(request: web.Request, upload: Upload, max_files: int, client: _Client) -> ProcessingOptions:
     reader = await request.multipart()
-    fields: dict[str, Any] = {}
+    fields: dict[str, str] = {}
     options: ProcessingOptions | None = None
     files = 0
     while (part := await client(reader.next())) is not None:
@@ -98,7 +97,7 @@ async def _read_parts(request: web.Request, upload: Upload, max_files: int, clie
             files += 1
             if files > max_files:
                 raise TooManyFiles(max_files)
-            options = options or validate(ProcessingOptions, fields)
+            options = options or parse_options(fields)
             await upload.add_file(part.filename, _chunk_reader(part, client))
         elif part.name in OPTION_FIELDS:
             if files:

@@ -97,7 +97,7 @@ class UploadLoad:
         record = Upload(started=time.monotonic(), user=user)
         self.uploads.append(record)
         try:
-            answer = await self.apis[user].upload(clip, interval, None, lambda _: None)
+            answer = await self.apis[user].upload(clip, {"interval_seconds": str(interval)}, lambda _: None)
             record.status, record.video_id = 202, answer["items"][0]["id"]
         except ApiError as exc:
             record.status = exc.status

@@ -128,6 +128,47 @@ def test_the_client_registers_logs_in_uploads_watches_downloads_lists_and_delete
     assert "not found" in gone.stderr
 
 
+def test_upload_flags_reach_the_server_and_refused_options_upload_nothing(
+    client: Client, account: tuple[str, str], tmp_path: Path
+) -> None:
+    email, password = account
+    assert client("login", "--email", email, "--password", password).returncode == EXIT_OK
+    video_file = make_video(tmp_path / "options.mp4", seconds=2)
+
+    for flags, named in (
+        (("--mode", "keyframes", "--count", "3"), "--count"),
+        (("--quality", "80"), "--quality"),  # png is lossless
+        (("--start", "5", "--end", "2"), "--end"),
+        (("--width", "8"), "--width"),
+    ):
+        refused = client("upload", str(video_file), *flags, "--json")
+        assert refused.returncode == EXIT_REJECTED, refused.stderr
+        assert named in refused.stderr, refused.stderr
+        assert "nothing uploaded" in refused.stderr
+        assert json.loads(refused.stdout)["error"]["exit_code"] == EXIT_REJECTED
+    assert json.loads(client("list", "--json").stdout)["items"] == []
+
+    every = ("--count", "3", "--start", "0.5", "--end", "1.5", "--width", "320", "--height", "200",
+             "--format", "webp", "--quality", "70", "--skip-black-start", "--storyboard")  # fmt: skip
+    uploaded = client("upload", str(video_file), *every, "--json")
+    assert uploaded.returncode == EXIT_OK, uploaded.stderr
+    [video] = json.loads(uploaded.stdout)["items"]
+    expected = {
+        "interval_seconds": 1.0, "image_format": "webp", "mode": "interval", "count": 3, "start_seconds": 0.5,
+        "end_seconds": 1.5, "width": 320, "height": 200, "quality": 70, "scene_threshold": 0.3, "max_frames": None,
+        "skip_black_start": True, "storyboard": True,
+    }  # fmt: skip
+    assert video["options"] == expected
+    assert json.loads(client("status", video["id"], "--json").stdout)["options"] == expected
+
+    scenes = client("upload", str(video_file), "--mode", "scenes", "--scene-threshold", "0.4", "--max-frames", "2",
+                    "--interval", "2", "--format", "jpg")  # fmt: skip
+    assert scenes.returncode == EXIT_OK, scenes.stderr
+    scenes_id = UUID.findall(scenes.stdout)[-1]
+    shown = client("status", scenes_id)
+    assert "options: mode=scenes, interval=2.0, format=jpg, scene-threshold=0.4, max-frames=2" in shown.stdout
+
+
 def test_the_client_explains_failures_with_exit_codes_a_script_can_branch_on(
     client: Client, account: tuple[str, str], urls: BaseUrls, tmp_path: Path
 ) -> None:

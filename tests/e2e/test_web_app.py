@@ -182,6 +182,88 @@ async def test_the_view_of_a_video_shows_its_facts_and_previews(people: People, 
     await screenshot(page, "video-done")
 
 
+async def test_chosen_options_are_sent_and_shown_in_plain_words_and_inconsistent_ones_are_refused_in_the_page(
+    people: People, gateway: str, tmp_path: Path
+) -> None:
+    ana = await people()
+    page = ana.page
+    await sign_up(ana)
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    clip = str(make_video(tmp_path / "options.mp4", 2, size="640x360"))
+
+    # Only what applies to the chosen mode and format is offered.
+    assert await page.locator("#quality").is_hidden()  # png
+    assert await page.locator("#scene-threshold").is_hidden()
+    assert await page.locator("#max-frames").is_hidden()
+    await page.select_option("#mode", "scenes")
+    assert await page.locator("#scene-threshold").is_visible()
+    assert await page.locator("#max-frames").is_visible()
+    assert await page.locator("#interval").is_hidden()
+    await page.select_option("#mode", "interval")
+    assert await page.locator("#interval").is_visible()
+
+    await page.fill("#start", "5")
+    await page.fill("#end", "2")
+    await page.set_input_files("#file-input", clip)
+    assert await page.inner_text("#notice-text") == "The end of the range must be after its start."
+    assert await page.get_attribute("#end", "aria-invalid") == "true"
+    await page.fill("#end", "")
+    await page.fill("#start", "")
+    await page.fill("#width", "8")  # under the contract's bound, which the page has from the server
+    await page.set_input_files("#file-input", clip)
+    assert await page.inner_text("#notice-text") == (
+        "Maximum width (pixels, optional): choose a whole number from 16 to 7,680."
+    )
+    assert posts == []  # refused in the page: nothing was sent
+
+    await page.fill("#width", "320")
+    await page.check("#spacing-count")
+    assert await page.locator("#interval").is_hidden()
+    await page.fill("#count", "3")
+    await page.select_option("#image-format", "jpg")
+    await page.fill("#quality", "80")
+    await page.check("#storyboard")
+    await page.set_input_files("#file-input", clip)
+    await page.wait_for_selector(".video .video-name")
+    assert posts == [f"{gateway}/video"]
+    await page.click(".video-name")
+    await page.wait_for_selector("#video-view:not([hidden])")
+    facts = await page.inner_text("#video-detail .facts")
+    for words in ("3 frames, evenly spread", "the whole video", "at most 320 pixels wide", "JPG, quality 80"):
+        assert words in facts
+    assert "storyboard in the ZIP" in facts
+    assert "black start skipped" not in facts
+    await page.select_option("#language", "pt")
+    await page.locator("#video-detail .facts", has_text="JPG, qualidade 80").wait_for()
+    facts = await page.inner_text("#video-detail .facts")
+    assert "3 quadros, distribuídos por igual" in facts
+    assert "no máximo 320 pixels de largura" in facts
+
+
+async def test_an_option_the_server_refuses_is_explained_in_plain_words(people: People, tmp_path: Path) -> None:
+    ana = await people()
+    ana.expect_errors("422")  # provoked below
+    page = ana.page
+    await sign_up(ana)
+
+    # A page with looser limits than the server's (an old copy, say): the server's 422 is still put in plain words.
+    async def looser_limits(route: Route) -> None:
+        response = await route.fetch()
+        limits = await response.json()
+        limits["options"]["properties"]["width"]["minimum"] = 1
+        await route.fulfill(response=response, json=limits)
+
+    await page.route("**/video/limits", looser_limits)
+    await page.reload()
+    await page.wait_for_selector("#live-state[data-state=live]")
+    await page.fill("#width", "8")
+    await page.set_input_files("#file-input", str(make_video(tmp_path / "narrow.mp4", 1)))
+    failed = page.locator(".upload[data-state=failed] .upload-error")
+    assert await failed.inner_text() == "Please check: the maximum width."
+    assert await page.locator(".video").count() == 0
+
+
 async def test_a_failed_video_says_why_in_plain_words(people: People, tmp_path: Path) -> None:
     ana = await people()
     page = ana.page
@@ -344,7 +426,7 @@ async def test_wrong_files_are_refused_before_sending_and_server_refusals_are_ex
 
     await page.fill("#interval", "0")
     await page.set_input_files("#file-input", str(make_video(tmp_path / "ok.mp4", 1)))
-    assert await page.inner_text("#notice-text") == "Choose an interval from 0.1 to 3600 seconds."
+    assert await page.inner_text("#notice-text") == "Choose an interval from 0.1 to 3,600 seconds."
     assert uploads == []
     await page.fill("#interval", "1")
 

@@ -30,7 +30,9 @@ class User:
             with contextlib.suppress(FileExistsError):  # concurrent users share the source file
                 named.hardlink_to(path)
             path = named
-        answer = await self.api.upload(path, options.get("interval"), options.get("image_format"), lambda _: None)
+        fields = {"interval_seconds": options.get("interval"), "image_format": options.get("image_format")}
+        given = {name: str(value) for name, value in fields.items() if value is not None}
+        answer = await self.api.upload(path, given, lambda _: None)
         video: dict[str, Any] = answer["items"][0]
         return video
 

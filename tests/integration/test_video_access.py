@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contracts import ResultObject, VideoProcessedV1, new_envelope
+from contracts import ProcessingOptions, ResultObject, VideoProcessedV1, new_envelope
 from servicekit.bus import Publisher
 from tests.integration.test_video_harness import (
     VideoService,
@@ -75,7 +75,7 @@ async def test_a_video_is_shown_to_its_owner_and_a_bad_id_is_not_found(svc: Vide
     assert video["status"] == "uploaded"
     assert video["progress"] == 0
     assert video["error"] is None
-    assert video["options"] == {"interval_seconds": 1.0, "image_format": "png"}
+    assert video["options"] == ProcessingOptions().model_dump(mode="json")
     for bad in ("not-a-uuid", str(uuid.uuid4())):
         missing = await svc.client.get(f"/video/{bad}", headers=svc.auth(owner))
         assert missing.status == 404

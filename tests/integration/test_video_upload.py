@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
-from contracts import decode
+from contracts import ProcessingOptions, decode
 from tests.integration.test_video_harness import (
     VideoService,
     make_video,
@@ -84,7 +84,8 @@ async def test_three_files_in_one_request_each_get_a_row_an_object_and_one_event
     items = (await response.json())["items"]
     assert [i["filename"] for i in items] == ["a.mp4", "b.mkv", "c.avi"]
     assert [i["content_type"] for i in items] == ["video/mp4", "video/x-matroska", "video/x-msvideo"]
-    assert all(i["options"] == {"interval_seconds": 2.5, "image_format": "jpg"} for i in items)
+    expected = {**ProcessingOptions().model_dump(mode="json"), "interval_seconds": 2.5, "image_format": "jpg"}
+    assert all(i["options"] == expected for i in items)
     for item, (_, data) in zip(items, files, strict=True):
         stored = await svc.storage.read(f"sources/{owner}/{item['id']}")
         assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()

@@ -135,7 +135,9 @@ async def test_an_upload_streams_the_file_with_its_options_first_and_counts_ever
     counted: list[int] = []
     url = str(server.make_url("")).rstrip("/")
     async with aiohttp.ClientSession() as session:
-        answer = await Api(session, BaseUrls(url, url, url), "tok").upload(video, 2.0, "jpg", counted.append)
+        answer = await Api(session, BaseUrls(url, url, url), "tok").upload(
+            video, {"interval_seconds": "2.0", "image_format": "jpg"}, counted.append
+        )
 
     assert answer["items"][0]["id"] == "v1"
     sent = received[0]

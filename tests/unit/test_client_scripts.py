@@ -142,7 +142,7 @@ async def test_retries_stop_after_the_limit_and_use_backoff_without_retry_after(
     async with aiohttp.ClientSession() as session:
         api = Api(session, BaseUrls(url, url, url), "tok", retries=2, sleep=no_sleep)
         with pytest.raises(ApiError) as error:
-            await api.upload(path, None, None, lambda _: None, "key-1")
+            await api.upload(path, {}, lambda _: None, "key-1")
 
     assert error.value.status == 503
     assert waits == [1.0, 2.0]

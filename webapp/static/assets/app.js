@@ -4,6 +4,7 @@ import { api, ApiError } from "./api.js";
 import { formatBytes, formatNumber } from "./format.js";
 import { language, preferredLanguage, t, translate, useLanguage } from "./i18n.js";
 import { LiveFeed } from "./live.js";
+import { applyLimits, chosenOptions, showApplicable } from "./options.js";
 import { failureReason, problemMessage } from "./messages.js";
 import { UploadQueue } from "./uploads.js";
 import { VideoList, isTerminal, renderVideo } from "./videos.js";
@@ -224,15 +225,7 @@ async function loadLimits() {
 }
 
 function describeLimits() {
-  const interval = state.limits?.options?.properties?.interval_seconds;
-  if (interval) {
-    $("interval").min = interval.minimum;
-    $("interval").max = interval.maximum;
-    $("interval-hint").textContent = t("intervalHint", {
-      min: formatNumber(interval.minimum),
-      max: formatNumber(interval.maximum),
-    });
-  }
+  applyLimits(state.limits?.options);
   if (state.limits) {
     $("limits-hint").textContent = t("limitsHint", { size: formatBytes(state.limits.max_upload_bytes) });
   }
@@ -376,28 +369,15 @@ function tabKeys(event) {
 
 // --- uploads and deletes ---------------------------------------------------------------------------------------
 
-function currentOptions() {
-  const input = $("interval");
-  const value = Number(input.value);
-  const valid = input.value !== "" && Number.isFinite(value) && value >= Number(input.min) && value <= Number(input.max);
-  $("interval-hint").classList.toggle("invalid", !valid);
-  if (!valid) {
-    input.setAttribute("aria-invalid", "true");
-    return null;
-  }
-  input.removeAttribute("aria-invalid");
-  return { interval_seconds: String(value), image_format: $("image-format").value };
-}
-
 function addFiles(files) {
   if (!files.length) return;
-  const options = currentOptions();
-  if (!options) {
-    notify(t("intervalInvalid", { min: $("interval").min, max: $("interval").max }));
-    $("interval").focus();
+  const options = chosenOptions();
+  if (!options.fields) {
+    notify(options.message);
+    options.input.focus();
     return;
   }
-  uploads.add([...files], options);
+  uploads.add([...files], options.fields);
 }
 
 function confirmDelete(video) {
@@ -462,7 +442,8 @@ function wire() {
     zone.classList.remove("over");
     addFiles(event.dataTransfer.files);
   });
-  $("interval").addEventListener("input", () => currentOptions());
+  $("options").addEventListener("change", () => showApplicable());
+  $("options").addEventListener("input", (event) => event.target.removeAttribute("aria-invalid"));
   $("more").addEventListener("click", async () => {
     try {
       videos.addPage(await api.videos(videos.cursor));

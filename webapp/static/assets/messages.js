@@ -2,12 +2,14 @@
 // words as the fallback for a code this page does not know yet.
 import { formatBytes, formatDuration } from "./format.js";
 import { has, t } from "./i18n.js";
+import { optionLabel } from "./options.js";
 
 export function problemMessage(error) {
   const problem = error.problem || {};
   const key = `problem.${error.code}`;
   if (error.code === "validation_error" && Array.isArray(problem.errors) && problem.errors.length) {
-    return t("problem.validation_error", { fields: problem.errors.map((e) => e.field).join(", ") });
+    const fields = [...new Set(problem.errors.map((e) => optionLabel(e.field)))];
+    return t("problem.validation_error", { fields: fields.join(", ") });
   }
   if (has(key)) {
     return t(key, {

@@ -2,6 +2,7 @@
 // view of one video. Every text is set with textContent: nothing from the server is parsed as HTML.
 import { downloadUrl, previewUrl } from "./api.js";
 import { formatBytes, formatDate, formatDuration, formatNumber, formatPercent, formatWhen } from "./format.js";
+import { optionFacts } from "./options.js";
 import { t, translate } from "./i18n.js";
 import { failureReason } from "./messages.js";
 
@@ -178,8 +179,7 @@ export function renderVideo(container, video, { onDelete }) {
   if (video.duration_seconds != null) fact(facts, t("fact.duration"), formatDuration(video.duration_seconds));
   fact(facts, t("fact.size"), formatBytes(video.size_bytes));
   if (video.result_size_bytes != null) fact(facts, t("fact.zipSize"), formatBytes(video.result_size_bytes));
-  fact(facts, t("fact.interval"), t("everySeconds", { n: video.options.interval_seconds, seconds: formatNumber(video.options.interval_seconds) }));
-  fact(facts, t("fact.format"), video.options.image_format.toUpperCase());
+  for (const [term, value] of optionFacts(video.options)) fact(facts, term, value);
   fact(facts, t("fact.uploaded"), formatDate(video.created_at));
   fact(facts, t("fact.finished"), formatDate(video.finished_at));
   parts.push(facts);
@@ -204,15 +204,19 @@ function previews(video) {
     image.width = 320;
     image.height = 180;
     const caption = document.createElement("figcaption");
-    caption.textContent = t("frameAt", {
-      time: formatDuration((number - 1) * video.options.interval_seconds),
-    });
+    caption.textContent = frameCaption(video.options, number);
     figure.append(image, caption);
     item.append(figure);
     list.append(item);
   }
   section.append(heading, list);
   return section;
+}
+
+// When a frame was taken is known beforehand only for one frame every interval.
+function frameCaption(options, number) {
+  if (options.mode !== "interval" || options.count != null) return t("frameNumber", { n: number });
+  return t("frameAt", { time: formatDuration(options.start_seconds + (number - 1) * options.interval_seconds) });
 }
 
 function actions(video, onDelete) {
