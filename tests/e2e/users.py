@@ -31,6 +31,7 @@ class User:
                 named.hardlink_to(path)
             path = named
         fields = {"interval_seconds": options.get("interval"), "image_format": options.get("image_format")}
+        fields.update(options.get("fields", {}))  # any other processing option, by its form field's name
         given = {name: str(value) for name, value in fields.items() if value is not None}
         answer = await self.api.upload(path, given, lambda _: None)
         video: dict[str, Any] = answer["items"][0]
