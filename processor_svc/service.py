@@ -6,10 +6,9 @@ Anything else (S3, broker, disk) raises, and the consumer wrapper retries with b
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +37,7 @@ from processor_svc.probing import keyframes_suffice, probe
 from processor_svc.progress import ProgressThrottle
 from processor_svc.receipt import Extracted
 from processor_svc.runner import Brake, ToolLimits, run_tool
+from processor_svc.stages import JobClock
 from servicekit import objects
 from servicekit.bus import MessageContext, Publisher
 from servicekit.objects import preview_key
@@ -67,6 +67,7 @@ class Outcome:
     label: str
     frames: int = 0
     bytes: int = 0
+    stages: dict[str, float] = field(default_factory=dict)  # when each stage ended (stages.py)
 
 
 def result_key(event: VideoUploadedV1) -> str:
@@ -76,7 +77,7 @@ def result_key(event: VideoUploadedV1) -> str:
 async def process_video(
     event: VideoUploadedV1, ctx: MessageContext, config: JobConfig, storage: Storage, publisher: Publisher
 ) -> Outcome:
-    started = time.monotonic()
+    clock = JobClock()
     structlog.contextvars.bind_contextvars(video_id=str(event.video_id), user_id=str(event.owner_id))
 
     async def publish(data: EventData) -> None:
@@ -93,7 +94,7 @@ async def process_video(
     deadline = asyncio.timeout(config.timeout_seconds)
     try:
         async with deadline:
-            result = await _stored_or_extracted(event, ctx, config, storage, publish)
+            result = await _stored_or_extracted(event, ctx, config, storage, publish, clock)
     except MediaRejected as rejected:
         return await _fail(event, ctx, publish, rejected.code, rejected.detail)
     except TimeoutError:
@@ -110,14 +111,15 @@ async def process_video(
             result=ResultObject(
                 bucket=storage.bucket, key=result.stored_key, size_bytes=result.size_bytes, sha256=result.sha256
             ),
-            processing_seconds=round(time.monotonic() - started, 3),
+            processing_seconds=round(clock.elapsed(), 3),
             finished_at=datetime.now(UTC),
             filename=event.filename,
             previews=tuple(ObjectRef(bucket=storage.bucket, key=key) for key in result.previews),
         )
     )
-    log.info("video_processed", frames=result.frames, size_bytes=result.size_bytes)
-    return Outcome("processed", result.frames, result.size_bytes)
+    clock.mark("published")
+    log.info("video_processed", frames=result.frames, size_bytes=result.size_bytes, stages=clock.ended)
+    return Outcome("processed", result.frames, result.size_bytes, clock.ended)
 
 
 async def _fail(
@@ -139,7 +141,12 @@ async def _fail(
 
 
 async def _stored_or_extracted(
-    event: VideoUploadedV1, ctx: MessageContext, config: JobConfig, storage: Storage, publish: Publish
+    event: VideoUploadedV1,
+    ctx: MessageContext,
+    config: JobConfig,
+    storage: Storage,
+    publish: Publish,
+    clock: JobClock,
 ) -> Extracted:
     """This upload event's result: the one an earlier run of it stored (receipt.py), or a new one."""
     with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
@@ -148,8 +155,9 @@ async def _stored_or_extracted(
             if stored is not None:
                 log.info("result_already_stored", frames=stored.frames)
                 return stored
-        result = await _extract(event, ctx.envelope.id, workdir, config, storage, publish)
+        result = await _extract(event, ctx.envelope.id, workdir, config, storage, publish, clock)
     await receipt.write_receipt(storage, ctx.envelope.id, result)
+    clock.mark("receipt_written")
     return result
 
 
@@ -160,16 +168,20 @@ async def _extract(
     config: JobConfig,
     storage: Storage,
     publish: Publish,
+    clock: JobClock,
 ) -> Extracted:
     source = workdir / "source"
     await storage.download_to(event.source.key, source)
+    clock.mark("downloaded")
     interval = Fraction(str(event.options.interval_seconds))
     max_pixels = config.limits.max_pixels
     info = await probe(source, workdir, max_pixels, config.tools)
+    clock.mark("probed")
     frames = check_limits(info, config.limits, interval)
     keyframes_only = await keyframes_suffice(
         source, workdir, info, interval, frames, max_pixels=max_pixels, limits=config.tools
     )
+    clock.mark("keyframes_checked")
     out_dir = workdir / "frames"
     out_dir.mkdir()
     argv = extraction_argv(
@@ -196,6 +208,7 @@ async def _extract(
     throttle = ProgressThrottle(report, float(info.duration))
     brake = Brake()
     ffmpeg = asyncio.ensure_future(run_tool(argv, workdir / "ffmpeg.log", config.tools, throttle.on_line, brake))
+    ffmpeg.add_done_callback(lambda _: clock.mark("extracted"))
     log.info("extraction_started", codec=info.codec, frames=frames, keyframes_only=keyframes_only)
 
     produced = 0
@@ -207,19 +220,27 @@ async def _extract(
 
     header = ManifestHeader(event.filename, event.options.interval_seconds, event.options.image_format)
     previews = PreviewCollector(workdir / "previews", config.tools)
-    frames_out = previews.tap(finished_frames(out_dir, event.options.image_format, ffmpeg, brake))
+    frames_out = previews.tap(_first_marked(finished_frames(out_dir, event.options.image_format, ffmpeg, brake), clock))
     chunks = capped(zip_of_frames(frames_out, header, interval, info.duration, verify), config.max_result_bytes)
     try:
         stored = await storage.put_stream(
             result_key(event), chunks, content_type="application/zip", tags=receipt.creation_tags(upload_event)
         )
+        clock.mark("stored")
         preview_keys = await _store_previews(event, await previews.images(), storage)
+        clock.mark("previews_stored")
     finally:
         previews.cancel()
         if not ffmpeg.done():
             ffmpeg.cancel()  # the runner kills ffmpeg's process group
         await asyncio.gather(ffmpeg, return_exceptions=True)
     return Extracted(produced, info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
+
+
+async def _first_marked(frames: AsyncIterator[Path], clock: JobClock) -> AsyncIterator[Path]:
+    async for frame in frames:
+        clock.mark("first_frame")
+        yield frame
 
 
 async def _store_previews(event: VideoUploadedV1, images: list[Path], storage: Storage) -> tuple[str, ...]:
