@@ -1,5 +1,5 @@
-"""How frames come out of ffmpeg: the command, the choice between decoding everything and decoding keyframes
-only, and the files ffmpeg has finished writing.
+"""How frames come out of ffmpeg: the command for a segment of the samples (decoding everything or keyframes
+only), and the files ffmpeg has finished writing.
 
 Which frame is "the frame at t": the one on screen at t, i.e. the last frame whose timestamp is ≤ t. The fps
 filter with `round=up` gives exactly that (a frame at pts p fills the slots n with n·interval ≥ p), and
@@ -8,13 +8,14 @@ filter with `round=up` gives exactly that (a frame at pts p fills the slots n wi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from fractions import Fraction
 from pathlib import Path
 
 from contracts import FailureCode, ImageFormat
 from processor_svc.media import INPUT_GUARDS, MediaInfo, MediaRejected, decode_guards, rejection_for_limit
 from processor_svc.runner import Brake, Completed
+from processor_svc.segments import Segment
 
 FRAME_PATTERN = "frame_%06d.{ext}"
 POLL_SECONDS = 0.05
@@ -35,50 +36,38 @@ def extraction_argv(
     info: MediaInfo,
     interval: Fraction,
     image_format: ImageFormat,
-    frames: int,
+    segment: Segment,
     threads: int,
     keyframes_only: bool,
     max_pixels: int,
 ) -> list[str]:
+    """ffmpeg's arguments for the frames of `segment` (segments.whole(n) for a single pass), numbered from
+    its first sample on."""
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-xerror"]
     argv += ["-threads", str(threads)]
     if keyframes_only:
         argv += ["-skip_frame", "nokey"]
+    if segment.seek is not None:
+        # From its keyframe, untrimmed, on the single pass's time axis: segments.py says why this is exact.
+        argv += ["-ss", _decimal(segment.seek), "-noaccurate_seek", "-copyts", "-start_at_zero"]
     argv += [*INPUT_GUARDS, *decode_guards(max_pixels), "-i", str(source)]
     argv += ["-map", f"0:{info.stream_index}", "-an", "-sn", "-dn"]
-    argv += ["-vf", f"fps=fps={interval.denominator}/{interval.numerator}:round=up:start_time=0"]
-    argv += ["-frames:v", str(frames), "-threads", str(threads)]
+    rate = f"{interval.denominator}/{interval.numerator}"
+    argv += ["-vf", f"fps=fps={rate}:round=up:start_time={_decimal(segment.start)}"]
+    argv += ["-frames:v", str(segment.count), "-threads", str(threads)]
     if image_format is ImageFormat.JPG:
         argv += ["-q:v", "2"]
-    argv += ["-progress", "pipe:1", "-f", "image2", str(out_dir / FRAME_PATTERN.format(ext=image_format.value))]
+    argv += ["-f", "image2", "-start_number", str(segment.first + 1)]
+    argv += [str(out_dir / FRAME_PATTERN.format(ext=image_format.value))]
     return argv
 
 
-def keyframes_cover_samples(packets: Iterable[str], info: MediaInfo, interval: Fraction, samples: int) -> bool:
-    """True when the frame on screen at every sample time is a keyframe, so decoding keyframes only yields the
-    very same frames. `packets` are ffprobe's 'pts,flags' lines for the video stream (decode order)."""
-    frames: list[tuple[int, bool]] = []
-    for line in packets:
-        pts, _, flags = line.strip().partition(",")
-        if not pts.lstrip("-").isdigit():
-            return False  # a packet without a timestamp: we cannot prove anything
-        frames.append((int(pts), flags.startswith("K")))
-    if not frames:
-        return False
-    frames.sort()
-    tb = info.time_base
-    # ffmpeg shifts timestamps by the file's start time, rounded into the stream's time base.
-    offset = round(info.start_time / tb)
-    # frame at pts p is on screen at slot k when (p - offset)·tb ≤ k·interval; compared in integers
-    lhs_scale = tb.numerator * interval.denominator
-    rhs_scale = interval.numerator * tb.denominator
-    current = 0
-    for k in range(samples):
-        while current + 1 < len(frames) and (frames[current + 1][0] - offset) * lhs_scale <= k * rhs_scale:
-            current += 1
-        if not frames[current][1]:
-            return False
-    return True
+def _decimal(seconds: Fraction) -> str:
+    """Seconds as ffmpeg parses them exactly (microseconds at most: the plan only makes such times)."""
+    micros = seconds * 1_000_000
+    assert micros.denominator == 1, seconds
+    whole, fraction = divmod(int(micros), 1_000_000)
+    return f"{whole}.{fraction:06d}"
 
 
 async def finished_frames(
@@ -87,14 +76,16 @@ async def finished_frames(
     ffmpeg_done: asyncio.Future[Completed],
     brake: Brake | None = None,
     ahead: int = FRAMES_AHEAD,
+    first: int = 1,
 ) -> AsyncIterator[Path]:
-    """Each frame file once ffmpeg is done with it: frame N is complete when frame N+1 exists or ffmpeg has
-    exited. Stops when ffmpeg has exited and no further frame exists; ffmpeg's own failure is the caller's.
+    """Each frame file, numbered from `first` on, once ffmpeg is done with it: frame N is complete when frame N+1
+    exists or ffmpeg has exited. Stops when ffmpeg has exited and no further frame exists; ffmpeg's own failure
+    is the caller's.
 
     With `brake`, ffmpeg is stopped once it is `ahead` frames in front of the one being handed over (checked
     every BRAKE_POLL_SECONDS, whatever the consumer is doing), and continued once it is no more than half that
     far ahead (or the next frame is missing)."""
-    number = 1
+    number = first
     position = [number]
     watcher = asyncio.ensure_future(_hold_back(out_dir, image_format, brake, ahead, position, ffmpeg_done))
     try:
@@ -149,7 +140,9 @@ async def _frames(
             await asyncio.wait([ffmpeg_done], timeout=POLL_SECONDS)
 
 
-def check_extraction(completed: Completed, produced: int, expected: int, info: MediaInfo, interval: Fraction) -> None:
+def check_extraction(
+    completed: Completed, produced: int, expected: int, info: MediaInfo, interval: Fraction, first: int = 0
+) -> None:
     """A failed or short extraction must not pass as a (short) success: a truncated file decodes fewer frames
     than its container promises. A limit ffmpeg ran into is the file's doing, a full disk is not."""
     if completed.returncode != 0:
@@ -162,7 +155,7 @@ def check_extraction(completed: Completed, produced: int, expected: int, info: M
     if produced == expected:
         return
     # The last sample may fall on the edge of the last frame (rounded durations, variable frame rate).
-    last_sample = (expected - 1) * interval
+    last_sample = (first + expected - 1) * interval
     frame_time = Fraction(2) / Fraction(info.frame_rate or 1).limit_denominator(1000)
     if produced == expected - 1 and last_sample >= info.duration - frame_time:
         return

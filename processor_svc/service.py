@@ -29,14 +29,16 @@ from contracts import (
 )
 from processor_svc import jobdir, receipt
 from processor_svc.archive import ManifestHeader, capped, zip_of_frames
-from processor_svc.extraction import check_extraction, extraction_argv, finished_frames
+from processor_svc.extraction import FRAMES_AHEAD, check_extraction, extraction_argv
 from processor_svc.failures import MESSAGES
 from processor_svc.media import Limits, MediaRejected, check_limits
 from processor_svc.previews import PreviewCollector
-from processor_svc.probing import keyframes_suffice, probe
+from processor_svc.probing import inspect
 from processor_svc.progress import ProgressThrottle
 from processor_svc.receipt import Extracted
-from processor_svc.runner import Brake, ToolLimits, run_tool
+from processor_svc.runner import Brake, Completed, ToolLimits, run_tool
+from processor_svc.segmented import SegmentedExtraction
+from processor_svc.segments import Segment, keyframes_cover_samples, min_segment_seconds, plan_segments
 from processor_svc.stages import JobClock
 from servicekit import objects
 from servicekit.bus import MessageContext, Publisher
@@ -148,14 +150,26 @@ async def _stored_or_extracted(
     publish: Publish,
     clock: JobClock,
 ) -> Extracted:
-    """This upload event's result: the one an earlier run of it stored (receipt.py), or a new one."""
+    """This upload event's result: the one an earlier run of it stored (receipt.py), or a new one. The source is
+    downloaded while the receipt is looked up: a stored result is the rare case."""
     with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
-        if not ctx.reprocess:
-            stored = await receipt.stored_result(storage, ctx.envelope.id, result_key(event), event.video_id, workdir)
-            if stored is not None:
-                log.info("result_already_stored", frames=stored.frames)
-                return stored
-        result = await _extract(event, ctx.envelope.id, workdir, config, storage, publish, clock)
+        source = workdir / "source"
+        download = asyncio.ensure_future(storage.download_to(event.source.key, source))
+        try:
+            if not ctx.reprocess:
+                stored = await receipt.stored_result(
+                    storage, ctx.envelope.id, result_key(event), event.video_id, workdir
+                )
+                if stored is not None:
+                    log.info("result_already_stored", frames=stored.frames)
+                    return stored
+            await download
+        finally:
+            if not download.done():
+                download.cancel()
+            await asyncio.gather(download, return_exceptions=True)
+        clock.mark("downloaded")
+        result = await _extract(event, ctx.envelope.id, source, config, storage, publish, clock)
     await receipt.write_receipt(storage, ctx.envelope.id, result)
     clock.mark("receipt_written")
     return result
@@ -164,63 +178,62 @@ async def _stored_or_extracted(
 async def _extract(
     event: VideoUploadedV1,
     upload_event: uuid.UUID,
-    workdir: Path,
+    source: Path,
     config: JobConfig,
     storage: Storage,
     publish: Publish,
     clock: JobClock,
 ) -> Extracted:
-    source = workdir / "source"
-    await storage.download_to(event.source.key, source)
-    clock.mark("downloaded")
+    workdir = source.parent
     interval = Fraction(str(event.options.interval_seconds))
-    max_pixels = config.limits.max_pixels
-    info = await probe(source, workdir, max_pixels, config.tools)
+    info, packets = await inspect(source, workdir, config.limits.max_pixels, config.tools)
     clock.mark("probed")
     frames = check_limits(info, config.limits, interval)
-    keyframes_only = await keyframes_suffice(
-        source, workdir, info, interval, frames, max_pixels=max_pixels, limits=config.tools
+    keyframes_only = keyframes_cover_samples(packets, info, interval, frames)
+    # The job's CPUs as that many one-thread processes over segments, or as the threads of one pass.
+    segments = plan_segments(
+        packets,
+        info,
+        interval,
+        frames,
+        processes=config.threads,
+        max_samples=FRAMES_AHEAD // (config.threads + 1),  # SegmentedExtraction keeps at most threads + 1
+        min_seconds=min_segment_seconds(info),
     )
     clock.mark("keyframes_checked")
+    threads = config.threads if len(segments) == 1 else 1
+
+    async def run(segment: Segment, directory: Path, brake: Brake | None) -> Completed:
+        argv = extraction_argv(
+            source,
+            directory,
+            info=info,
+            interval=interval,
+            image_format=event.options.image_format,
+            segment=segment,
+            threads=threads,
+            keyframes_only=keyframes_only,
+            max_pixels=config.limits.max_pixels,
+        )
+        return await run_tool(argv, directory.with_suffix(".log"), config.tools, None, brake)
+
+    def check(segment: Segment, completed: Completed, produced: int) -> None:
+        check_extraction(completed, produced, segment.count, info, interval, segment.first)
+
     out_dir = workdir / "frames"
     out_dir.mkdir()
-    argv = extraction_argv(
-        source,
-        out_dir,
-        info=info,
-        interval=interval,
-        image_format=event.options.image_format,
-        frames=frames,
-        threads=config.threads,
-        keyframes_only=keyframes_only,
-        max_pixels=max_pixels,
+    extraction = SegmentedExtraction(segments, run, check, out_dir, event.options.image_format, config.threads)
+    log.info(
+        "extraction_started", codec=info.codec, frames=frames, keyframes_only=keyframes_only, segments=len(segments)
     )
 
-    async def report(progress: float, frames_done: int) -> None:
-        data = VideoProcessingProgressV1(
-            video_id=event.video_id, owner_id=event.owner_id, progress=progress, frames_done=frames_done
-        )
-        try:
-            await publish(data)
-        except Exception as exc:  # progress is advisory: a lost report must not fail the job
-            log.warning("progress_not_published", error=str(exc)[:300])
-
-    throttle = ProgressThrottle(report, float(info.duration))
-    brake = Brake()
-    ffmpeg = asyncio.ensure_future(run_tool(argv, workdir / "ffmpeg.log", config.tools, throttle.on_line, brake))
-    ffmpeg.add_done_callback(lambda _: clock.mark("extracted"))
-    log.info("extraction_started", codec=info.codec, frames=frames, keyframes_only=keyframes_only)
-
-    produced = 0
-
     async def verify(count: int) -> None:
-        nonlocal produced
-        check_extraction(await ffmpeg, count, frames, info, interval)
-        produced = count
+        clock.mark("extracted")  # every segment has exited and was checked
 
     header = ManifestHeader(event.filename, event.options.interval_seconds, event.options.image_format)
     previews = PreviewCollector(workdir / "previews", config.tools)
-    frames_out = previews.tap(_first_marked(finished_frames(out_dir, event.options.image_format, ffmpeg, brake), clock))
+    progress = _progress(event, publish, frames)
+    frames_out = previews.tap(_observed(extraction.frames(), clock, progress))
     chunks = capped(zip_of_frames(frames_out, header, interval, info.duration, verify), config.max_result_bytes)
     try:
         stored = await storage.put_stream(
@@ -231,15 +244,29 @@ async def _extract(
         clock.mark("previews_stored")
     finally:
         previews.cancel()
-        if not ffmpeg.done():
-            ffmpeg.cancel()  # the runner kills ffmpeg's process group
-        await asyncio.gather(ffmpeg, return_exceptions=True)
-    return Extracted(produced, info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
+        await extraction.cancel()
+    return Extracted(extraction.produced, info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
 
 
-async def _first_marked(frames: AsyncIterator[Path], clock: JobClock) -> AsyncIterator[Path]:
+def _progress(event: VideoUploadedV1, publish: Publish, frames: int) -> ProgressThrottle:
+    async def report(progress: float, frames_done: int) -> None:
+        data = VideoProcessingProgressV1(
+            video_id=event.video_id, owner_id=event.owner_id, progress=progress, frames_done=frames_done
+        )
+        try:
+            await publish(data)
+        except Exception as exc:  # progress is advisory: a lost report must not fail the job
+            log.warning("progress_not_published", error=str(exc)[:300])
+
+    return ProgressThrottle(report, float(frames))
+
+
+async def _observed(frames: AsyncIterator[Path], clock: JobClock, progress: ProgressThrottle) -> AsyncIterator[Path]:
+    """Frames on their way into the ZIP: progress is the share of them handed over."""
     async for frame in frames:
         clock.mark("first_frame")
+        progress.frames_done += 1
+        await progress.update(progress.frames_done / progress.duration_seconds)
         yield frame
 
 

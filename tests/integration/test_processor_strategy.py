@@ -11,8 +11,9 @@ import pytest
 from contracts.events import ImageFormat
 from processor_svc.extraction import extraction_argv
 from processor_svc.media import expected_frames
-from processor_svc.probing import keyframes_suffice, probe
+from processor_svc.probing import inspect, probe
 from processor_svc.runner import run_tool
+from processor_svc.segments import keyframes_cover_samples, whole
 from tests.integration.test_processor_support import LAVFI, TOOL_LIMITS, make_video
 
 MAX_PIXELS = 160 * 120
@@ -30,7 +31,7 @@ async def extract(source: Path, out: Path, interval: Fraction, fmt: ImageFormat,
     out.mkdir()
     argv = extraction_argv(
         source, out, info=info, interval=interval, image_format=fmt,
-        frames=expected_frames(info, interval), threads=2, keyframes_only=keyframes_only, max_pixels=MAX_PIXELS,
+        segment=whole(expected_frames(info, interval)), threads=2, keyframes_only=keyframes_only, max_pixels=MAX_PIXELS,
     )  # fmt: skip
     completed = await run_tool(argv, out.parent / f"{out.name}.log", TOOL_LIMITS)
     assert completed.returncode == 0, completed.stderr_tail
@@ -42,10 +43,9 @@ async def test_keyframes_only_gives_the_same_frames_as_decoding_everything(
     tmp_path: Path, interval: str, fmt: ImageFormat
 ) -> None:
     source = gop_video(tmp_path / "gop2s.mp4", 50)
-    info = await probe(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
+    info, packets = await inspect(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
     step = Fraction(interval)
-    frames = expected_frames(info, step)
-    assert await keyframes_suffice(source, tmp_path, info, step, frames, max_pixels=MAX_PIXELS, limits=TOOL_LIMITS)
+    assert keyframes_cover_samples(packets, info, step, expected_frames(info, step))
     sparse = await extract(source, tmp_path / "sparse", step, fmt, keyframes_only=True)
     full = await extract(source, tmp_path / "full", step, fmt, keyframes_only=False)
     assert len(full) == 12 // int(interval)
@@ -56,10 +56,6 @@ async def test_keyframes_only_is_not_chosen_when_a_sample_falls_between_keyframe
     aligned = gop_video(tmp_path / "gop2s.mp4", 50)
     misaligned = gop_video(tmp_path / "gop37.mp4", 37)
     for source, interval in ((aligned, "1"), (misaligned, "2")):
-        info = await probe(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
+        info, packets = await inspect(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
         step = Fraction(interval)
-        frames = expected_frames(info, step)
-        suffice = await keyframes_suffice(
-            source, tmp_path, info, step, frames, max_pixels=MAX_PIXELS, limits=TOOL_LIMITS
-        )
-        assert not suffice, source.name
+        assert not keyframes_cover_samples(packets, info, step, expected_frames(info, step)), source.name
