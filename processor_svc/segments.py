@@ -117,7 +117,7 @@ def plan_segments(
     if processes < 2 or not packets or not _seekable(info) or info.time_base.numerator != 1:
         return [whole(samples)]
     step = interval.denominator  # sample indices whose time is a whole second
-    size = min(math.ceil(samples / processes), max_samples * 3 // 4)  # room to move a boundary forward
+    size = min(math.ceil(samples / processes), max_samples)
     size = _multiple(max(size, math.ceil(min_seconds / interval)), step)
     if size >= samples or size > max_samples:
         return [whole(samples)]
@@ -140,22 +140,26 @@ def _boundaries(
     size: int,
     longest: int,
 ) -> Iterable[int]:
-    """Sample indices to split at: every `size` samples, moved forward (by whole seconds, up to `longest` after
-    the last split) to where the frame on screen is close after a keyframe, so that a segment decodes little
-    before its first sample."""
+    """Sample indices to split at: from 3/4 of `size` to `longest` samples after the last split (whole seconds),
+    the one whose frame on screen is closest after a keyframe (then the one closest to `size`), so that a segment
+    decodes the least before its first sample. No split where the keyframe is over a segment's length back."""
     step = interval.denominator
-    slack = size * interval / 4  # the most video a segment should decode before its first sample
-    previous, candidate = 0, size
-    while candidate < samples:
-        key = _keyframe_before(packets, shown[candidate])
-        before = candidate * interval - _time(packets[key].pts, info) if key is not None else None
-        # Past `longest`, a keyframe up to a segment's length back will do (at most twice the decoding).
-        forced = candidate + step - previous > longest and before is not None and before <= longest * interval
-        if before is not None and (before <= slack or forced):
-            yield candidate
-            previous, candidate = candidate, candidate + size
-        else:
-            candidate += step
+    shortest = _multiple(max(1, size * 3 // 4), step)
+    previous = 0
+    while previous + size < samples:
+        best: tuple[Fraction, int, int] | None = None
+        for candidate in range(previous + shortest, min(previous + longest, samples - 1) + 1, step):
+            key = _keyframe_before(packets, shown[candidate])
+            if key is None:
+                continue
+            before = candidate * interval - _time(packets[key].pts, info)
+            rank = (before, abs(candidate - previous - size), candidate)
+            if before <= longest * interval and (best is None or rank < best):
+                best = rank
+        if best is None:
+            return
+        previous = best[2]
+        yield previous
 
 
 def _segment(

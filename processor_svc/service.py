@@ -197,7 +197,7 @@ async def _extract(
         interval,
         frames,
         processes=config.threads,
-        max_samples=FRAMES_AHEAD // (config.threads + 1),  # SegmentedExtraction keeps at most threads + 1
+        max_samples=FRAMES_AHEAD,  # frames of at most `threads` segments wait on disk (segmented.py)
         min_seconds=min_segment_seconds(info),
     )
     clock.mark("keyframes_checked")

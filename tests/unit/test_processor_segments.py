@@ -72,7 +72,7 @@ def test_a_file_that_starts_late_seeks_on_its_own_time_axis() -> None:
         {"info": dataclasses.replace(INFO, format_name="mpegts")},  # seeks by byte position
         {"info": dataclasses.replace(INFO, time_base=Fraction(1001, 30000))},  # whole seconds not exact in it
         {"packets": None},  # no timestamps
-        {"samples": 3},  # too short to be worth a second process
+        {"samples": 3, "min_seconds": Fraction(4)},  # too short to be worth a second process
         {"min_seconds": Fraction(20)},  # at least 20 samples a segment, over the disk bound of 10
         {"packets": [dataclasses.replace(p, key=p.pts == 0) for p in packets()]},  # one keyframe only
         {"interval": "0.3333"},  # no sample but the first at a whole second within the bound
