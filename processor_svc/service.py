@@ -233,7 +233,7 @@ async def _extract(
     header = ManifestHeader(event.filename, event.options.interval_seconds, event.options.image_format)
     previews = PreviewCollector(workdir / "previews", config.tools)
     progress = _progress(event, publish, frames)
-    frames_out = previews.tap(_observed(extraction.frames(), clock, progress))
+    frames_out = previews.tap(_observed(extraction.frames(), clock, progress, frames))
     chunks = capped(zip_of_frames(frames_out, header, interval, info.duration, verify), config.max_result_bytes)
     try:
         stored = await storage.put_stream(
@@ -258,15 +258,17 @@ def _progress(event: VideoUploadedV1, publish: Publish, frames: int) -> Progress
         except Exception as exc:  # progress is advisory: a lost report must not fail the job
             log.warning("progress_not_published", error=str(exc)[:300])
 
-    return ProgressThrottle(report, float(frames))
+    return ProgressThrottle(report, float(frames))  # its "duration" is counted in frames here
 
 
-async def _observed(frames: AsyncIterator[Path], clock: JobClock, progress: ProgressThrottle) -> AsyncIterator[Path]:
+async def _observed(
+    frames: AsyncIterator[Path], clock: JobClock, progress: ProgressThrottle, total: int
+) -> AsyncIterator[Path]:
     """Frames on their way into the ZIP: progress is the share of them handed over."""
     async for frame in frames:
         clock.mark("first_frame")
         progress.frames_done += 1
-        await progress.update(progress.frames_done / progress.duration_seconds)
+        await progress.update(progress.frames_done / total)
         yield frame
 
 
