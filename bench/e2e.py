@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import subprocess
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -136,7 +138,10 @@ def percentile(values: list[float], pct: int) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-async def main(samples: int, total: int) -> None:
+@contextlib.asynccontextmanager
+async def running_stack(processors: int = 1, **extra: str) -> AsyncIterator[tuple[DevStack, BaseUrls, Path]]:
+    """The whole system as `framepipe dev --processors N` runs it, on a database, vhost and bucket of its own that
+    are removed afterwards; yields the stack, its URLs and a scratch directory."""
     vhost, database = f"fp_bench_{RUN}", f"fp_bench_{RUN}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
@@ -147,30 +152,40 @@ async def main(samples: int, total: int) -> None:
         SMTP_PORT=str(free_port()),
         S3_BUCKET=f"fp-bench-{RUN}",
         LOG_LEVEL="warning",
+        **extra,
     )
     settings.pop("S3_ENDPOINT_URL", None)
     with tempfile.TemporaryDirectory(prefix="framepipe-bench-") as tmp:
         work = Path(tmp)
         config = DevConfig(
-            settings=settings, root=ROOT, var_dir=work, ports=Ports(base=None), output=None, save_mail=False
+            settings=settings,
+            root=ROOT,
+            var_dir=work,
+            processors=processors,
+            ports=Ports(base=None),
+            output=None,
+            save_mail=False,
         )
         stack = DevStack(config)
         try:
             await stack.start()
-            urls = BaseUrls(stack.url("auth"), stack.url("video"), stack.url("notify"))
-            async with aiohttp.ClientSession() as http:
-                api = await user(http, urls)
-                await overhead(stack, http, api, make_video(work / "five.mp4", 5, "640x360"), samples)
-                tiny = make_video(work / "tiny.mp4", 1, "160x120")
-                one = await burst(stack, http, urls, tiny, total)
-                await stack.add_processor()
-                two = await burst(stack, http, urls, tiny, total)
-            print(f"burst of {total} uploads from 10 clients (1 s videos, 1 frame/s):")
-            print(f"  1 processor: {one:6.1f} videos/min   2 processors: {two:6.1f} videos/min   ratio {two / one:.2f}")
+            yield stack, BaseUrls(stack.url("auth"), stack.url("video"), stack.url("notify")), work
         finally:
             await stack.stop()
             await drop_database(settings["DATABASE_URL"])
             subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+
+
+async def main(samples: int, total: int) -> None:
+    async with running_stack() as (stack, urls, work), aiohttp.ClientSession() as http:
+        api = await user(http, urls)
+        await overhead(stack, http, api, make_video(work / "five.mp4", 5, "640x360"), samples)
+        tiny = make_video(work / "tiny.mp4", 1, "160x120")
+        one = await burst(stack, http, urls, tiny, total)
+        await stack.add_processor()
+        two = await burst(stack, http, urls, tiny, total)
+    print(f"burst of {total} uploads from 10 clients (1 s videos, 1 frame/s):")
+    print(f"  1 processor: {one:6.1f} videos/min   2 processors: {two:6.1f} videos/min   ratio {two / one:.2f}")
 
 
 async def drop_database(url: str) -> None:

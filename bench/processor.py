@@ -9,6 +9,14 @@ Peak RSS of the worker process (VmHWM) for a short and a 5x longer video (< 300 
 
     .venv/bin/python bench/processor.py            # --quick: 30 s 1080p; RSS on 480p 30 s vs 150 s (~3 min)
     .venv/bin/python bench/processor.py --full     # 120 s 1080p; RSS on 1080p 120 s vs 600 s
+
+--breakdown: what a user waits for, through the HTTP API of the whole system started as `framepipe dev` starts it
+(bench/e2e.py): the time from the upload's 202 to GET /video/{id} first saying `done`, against raw
+`ffmpeg -i in.mp4 -vf fps=1 out/%06d.png` on the same file in the same run (targets: 60 s and 10 min 1080p30
+≤ 1.0x, 10 min ≤ 0.8x; a 5 s 720p video ≤ 300 ms over raw ffmpeg), and the job stage by stage from the processor's
+`processor_job_stage_end_seconds` metric (one job at a time, so each sum's delta is that job's).
+
+    .venv/bin/python bench/processor.py --breakdown [--samples 3] [--long]   # --long adds 10 min 1080p30
 Inputs are generated with lavfi and cached under /tmp/framepipe-bench.
 """
 
@@ -17,7 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +35,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+
+import aiohttp
+from e2e import running_stack, until_done, user
 
 from contracts import ObjectRef, ProcessingOptions, VideoUploadedV1, decode, new_envelope
 from contracts.events import ImageFormat
@@ -197,10 +210,99 @@ async def report(worker: Worker, main: Path, rss_short: Path, rss_long: Path) ->
           f"long/short {long_rss / short_rss:4.2f} (< 300 MiB, ~1.0)")  # fmt: skip
 
 
+STAGE_SUM = re.compile(r'^processor_job_stage_end_seconds_sum\{stage="(\w+)"\} (\S+)$', re.MULTILINE)
+JOB_SUM = re.compile(r"^processor_job_duration_seconds_sum (\S+)$", re.MULTILINE)
+# (label, stage that ends it): each line of the breakdown is the time from the previous stage's end to this one's
+# (0 when this stage ended first: it ran in the shadow of the one before).
+BREAKDOWN = (
+    ("download from S3", "downloaded"),
+    ("probe (ffprobe)", "probed"),
+    ("keyframe check (packet list)", "keyframes_checked"),
+    ("extraction up to the first frame", "first_frame"),
+    ("extraction, the rest", "extracted"),
+    ("ZIP streaming/upload tail", "stored"),
+    ("previews stored", "previews_stored"),
+    ("receipt written", "receipt_written"),
+    ("outcome published (confirmed)", "published"),
+)
+
+
+async def processor_sums(http: aiohttp.ClientSession, urls: list[str]) -> dict[str, float]:
+    """Every stage's summed end time and the summed job time ("job") so far, over the processors' metrics."""
+    sums: dict[str, float] = {}
+    for url in urls:
+        async with http.get(f"{url}/metrics") as response:
+            text = await response.text()
+        for stage, value in STAGE_SUM.findall(text):
+            sums[stage] = sums.get(stage, 0.0) + float(value)
+        sums["job"] = sums.get("job", 0.0) + sum(float(v) for v in JOB_SUM.findall(text))
+    return sums
+
+
+async def one_upload(api: object, http: aiohttp.ClientSession, urls: list[str], source: Path) -> dict[str, float]:
+    """202 -> done of one upload (key "done") and when each stage of its job ended."""
+    before = await processor_sums(http, urls)
+    accepted = await api.upload(source, None, None, lambda _: None)  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    assert await until_done(api, accepted["items"][0]["id"]) == "done"  # type: ignore[arg-type]
+    done = time.perf_counter() - started
+    await asyncio.sleep(0.3)  # the job's metrics are observed just after its outcome is confirmed
+    after = await processor_sums(http, urls)
+    return {"done": done, **{key: after[key] - before.get(key, 0.0) for key in after}}
+
+
+def print_breakdown(name: str, raw: list[float], jobs: list[dict[str, float]], target: str) -> None:
+    raw_s, done_s = statistics.median(raw), statistics.median(j["done"] for j in jobs)
+    print(f"\n{name}: raw ffmpeg fps=1 PNG {raw_s:6.2f} s   202 -> done {done_s:6.2f} s   "
+          f"ratio {done_s / raw_s:4.2f}   over raw {1000 * (done_s - raw_s):+6.0f} ms   (target {target})")  # fmt: skip
+    runs = ", ".join(f"{r:.2f}" for r in raw)
+    waits = ", ".join(f"{j['done']:.2f}" for j in jobs)
+    print(f"  medians of {len(jobs)}; raw runs {runs}; 202 -> done {waits}")
+    median = {key: statistics.median(j.get(key, 0.0) for j in jobs) for key in jobs[0]}
+    previous = 0.0
+    for label, stage in BREAKDOWN:
+        if stage not in median:
+            continue
+        ended = median[stage]
+        print(f"  {label:<36} {1000 * max(0.0, ended - previous):7.0f} ms   (ends at {ended:6.2f} s)")
+        previous = max(previous, ended)
+    print(f"  {'job end (ack, metrics)':<36} {1000 * max(0.0, median['job'] - previous):7.0f} ms   "
+          f"(job {median['job']:6.2f} s)")  # fmt: skip
+    print(f"  {'outside the job (outbox, broker, video_svc, poll)':<36} {1000 * (done_s - median['job']):7.0f} ms")
+
+
+async def breakdown(samples: int, long: bool) -> None:
+    videos = [
+        ("5 s 720p", video("720p-5s", "1280x720", 5), "<= +300 ms"),
+        ("60 s 1080p30", video("1080p-60s", "1920x1080", 60), "<= 1.0x"),
+    ]
+    if long:
+        videos.append(("10 min 1080p30", video("1080p-600s", "1920x1080", 600), "<= 0.8x"))
+    async with running_stack() as (stack, base, _), aiohttp.ClientSession() as http:
+        api = await user(http, base)
+        urls = [stack.url(worker.name) for worker in stack.processors]
+        await one_upload(api, http, urls, videos[0][1])  # warms the processor up (imports, connections)
+        print(f"\n202 -> done through the HTTP API vs raw ffmpeg, same run, same files; {os.cpu_count()} CPUs")
+        for name, source, target in videos:
+            count = 1 if "10 min" in name else samples
+            raw, jobs = [], []
+            for _ in range(count):  # alternated, so a disturbance of the machine hits both sides
+                raw.append(raw_extract(source, "1", "png"))
+                jobs.append(await one_upload(api, http, urls, source))
+            print_breakdown(name, raw, jobs, target)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="2-minute 1080p input; RSS on 2 vs 10 minutes")
-    asyncio.run(run(parser.parse_args().full))
+    parser.add_argument("--breakdown", action="store_true", help="202 -> done vs raw ffmpeg, stage by stage")
+    parser.add_argument("--samples", type=int, default=3, help="with --breakdown: runs per video (10 min: 1)")
+    parser.add_argument("--long", action="store_true", help="with --breakdown: also a 10-minute 1080p30 video")
+    options = parser.parse_args()
+    if options.breakdown:
+        asyncio.run(breakdown(options.samples, options.long))
+    else:
+        asyncio.run(run(options.full))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,12 @@ JOB_SECONDS = Histogram(
 )
 FRAMES = Counter("processor_frames_total", "Frames extracted into result ZIPs")
 BYTES = Counter("processor_bytes_total", "Bytes of result ZIPs stored")
+STAGE_ENDS = Histogram(
+    "processor_job_stage_end_seconds",
+    "Seconds from a job's start until each of its stages ended (processor_svc/stages.py)",
+    ["stage"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800),
+)
 IN_FLIGHT = Gauge("processor_jobs_in_flight", "Jobs running now")
 # Every outcome exists from the start at 0, so rate() and the alerts see the first failure (and so the alert
 # rules' tests can tell which outcome values the code really emits).
@@ -53,5 +59,7 @@ def handlers(app: web.Application, config: service.JobConfig) -> dict[str, Handl
         JOBS.labels(outcome.label).inc()
         FRAMES.inc(outcome.frames)
         BYTES.inc(outcome.bytes)
+        for stage, seconds in outcome.stages.items():
+            STAGE_ENDS.labels(stage).observe(seconds)
 
     return {VideoUploadedV1.event_type: on_video_uploaded}

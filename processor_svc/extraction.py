@@ -1,5 +1,5 @@
-"""How frames come out of ffmpeg: the command, the choice between decoding everything and decoding keyframes
-only, and the files ffmpeg has finished writing.
+"""How frames come out of ffmpeg: the command (for the whole selection, or for one segment of an interval
+selection's samples: segments.py), and the files ffmpeg has finished writing.
 
 Which frame is "the frame at t": the one on screen at t, i.e. the last frame whose timestamp is ≤ t. The fps
 filter with `round=up` gives exactly that (a frame at pts p fills the slots n with n·interval ≥ p), and
@@ -8,14 +8,15 @@ filter with `round=up` gives exactly that (a frame at pts p fills the slots n wi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from fractions import Fraction
 from pathlib import Path
 
 from contracts import ExtractionMode, FailureCode, ImageFormat, ProcessingOptions
 from processor_svc.media import INPUT_GUARDS, MediaInfo, MediaRejected, decode_guards, rejection_for_limit
 from processor_svc.runner import Brake, Completed
-from processor_svc.selection import Plan, encoder_args, filter_chain, input_args, output_args
+from processor_svc.segments import Segment
+from processor_svc.selection import Plan, encoder_args, filter_chain, input_args, output_args, seconds_arg
 
 FRAME_PATTERN = "frame_%06d.{ext}"
 # The job directory's layout, as the extraction command names it (relative to the directory it runs in).
@@ -43,51 +44,39 @@ def extraction_argv(
     keyframes_only: bool,
     max_pixels: int,
     thumbnails: str | None = None,
+    segment: Segment | None = None,
+    out_dir: str = FRAMES_DIR,
 ) -> list[str]:
-    """The extraction command, run in the job directory: its paths are relative (SOURCE_NAME, FRAMES_DIR), so the
+    """The extraction command, run in the job directory: its paths are relative (SOURCE_NAME, `out_dir`), so the
     manifest can show it as it ran, and it can be run again on a copy of the source. With `thumbnails` (a scale
-    filter), the same frames also go, small, into THUMBNAILS_FILE as one MJPEG stream for the storyboard."""
+    filter), the same frames also go, small, into THUMBNAILS_FILE as one MJPEG stream for the storyboard.
+
+    With `segment` (an interval selection from the video's start, split by segments.py), only that segment's
+    samples, numbered from its first on: its ffmpeg seeks to its keyframe, untrimmed, on the single pass's time
+    axis, and the fps filter starts at its first sample (segments.py says why the frames are the single pass's)."""
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-xerror"]
     argv += ["-threads", str(threads), *input_args(selection, keyframes_only)]
+    first_sample = Fraction(0)
+    if segment is not None:
+        assert selection.step is not None, selection  # segments split an interval selection only,
+        assert selection.span.start == 0, selection  # on the single pass's time axis,
+        assert thumbnails is None, selection  # without a storyboard (one stream of thumbnails)
+        first_sample = segment.start
+        if segment.seek is not None:
+            argv += ["-ss", seconds_arg(segment.seek), "-noaccurate_seek", "-copyts", "-start_at_zero"]
     argv += [*INPUT_GUARDS, *decode_guards(max_pixels), "-i", SOURCE_NAME]
-    graph = f"[0:{info.stream_index}]{filter_chain(options, info, selection)}"
+    graph = f"[0:{info.stream_index}]{filter_chain(options, info, selection, first_sample)}"
     graph += "[frames]" if thumbnails is None else f",split=2[frames][small];[small]{thumbnails}[thumbnails]"
     argv += ["-filter_complex", graph, "-progress", "pipe:1"]
-    argv += ["-map", "[frames]", *output_args(selection), *encoder_args(options), "-threads", str(threads)]
-    argv += ["-f", "image2", f"{FRAMES_DIR}/{FRAME_PATTERN.format(ext=options.image_format.value)}"]
+    outputs = output_args(selection) if segment is None else ["-frames:v", str(segment.count)]
+    argv += ["-map", "[frames]", *outputs, *encoder_args(options), "-threads", str(threads), "-f", "image2"]
+    if segment is not None:
+        argv += ["-start_number", str(segment.first + 1)]
+    argv += [f"{out_dir}/{FRAME_PATTERN.format(ext=options.image_format.value)}"]
     if thumbnails is not None:
         argv += ["-map", "[thumbnails]", *output_args(selection), "-c:v", "mjpeg", "-q:v", THUMBNAIL_QSCALE]
         argv += ["-f", "mjpeg", THUMBNAILS_FILE]
     return argv
-
-
-def keyframes_cover_samples(
-    packets: Iterable[str], info: MediaInfo, interval: Fraction, samples: int, start: Fraction = Fraction(0)
-) -> bool:
-    """True when the frame on screen at every sample time (start + k·interval) is a keyframe, so decoding
-    keyframes only yields the very same frames. `packets` are ffprobe's 'pts,flags' lines for the video stream
-    (decode order)."""
-    frames: list[tuple[int, bool]] = []
-    for line in packets:
-        pts, _, flags = line.strip().partition(",")
-        if not pts.lstrip("-").isdigit():
-            return False  # a packet without a timestamp: we cannot prove anything
-        frames.append((int(pts), flags.startswith("K")))
-    if not frames:
-        return False
-    frames.sort()
-    tb = info.time_base
-    # ffmpeg shifts timestamps by the file's start time, rounded into the stream's time base.
-    offset = round(info.start_time / tb)
-    # frame at pts p is on screen at slot k when (p - offset)·tb ≤ start + k·interval
-    current = 0
-    for k in range(samples):
-        sample = start + k * interval
-        while current + 1 < len(frames) and (frames[current + 1][0] - offset) * tb <= sample:
-            current += 1
-        if not frames[current][1]:
-            return False
-    return True
 
 
 async def finished_frames(
@@ -96,14 +85,16 @@ async def finished_frames(
     ffmpeg_done: asyncio.Future[Completed],
     brake: Brake | None = None,
     ahead: int = FRAMES_AHEAD,
+    first: int = 1,
 ) -> AsyncIterator[Path]:
-    """Each frame file once ffmpeg is done with it: frame N is complete when frame N+1 exists or ffmpeg has
-    exited. Stops when ffmpeg has exited and no further frame exists; ffmpeg's own failure is the caller's.
+    """Each frame file, numbered from `first` on, once ffmpeg is done with it: frame N is complete when frame N+1
+    exists or ffmpeg has exited. Stops when ffmpeg has exited and no further frame exists; ffmpeg's own failure
+    is the caller's.
 
     With `brake`, ffmpeg is stopped once it is `ahead` frames in front of the one being handed over (checked
     every BRAKE_POLL_SECONDS, whatever the consumer is doing), and continued once it is no more than half that
     far ahead (or the next frame is missing)."""
-    number = 1
+    number = first
     position = [number]
     watcher = asyncio.ensure_future(_hold_back(out_dir, image_format, brake, ahead, position, ffmpeg_done))
     try:
@@ -158,7 +149,9 @@ async def _frames(
             await asyncio.wait([ffmpeg_done], timeout=POLL_SECONDS)
 
 
-def check_extraction(completed: Completed, produced: int, selection: Plan, info: MediaInfo) -> None:
+def check_extraction(
+    completed: Completed, produced: int, selection: Plan, info: MediaInfo, segment: Segment | None = None
+) -> None:
     """A failed or short extraction must not pass as a (short) success: a truncated file decodes fewer frames
     than its container promises. A limit ffmpeg ran into is the file's doing, a full disk is not. Keyframes and
     scenes modes have no expected count: the video decides (up to their bound)."""
@@ -169,11 +162,11 @@ def check_extraction(completed: Completed, produced: int, selection: Plan, info:
         if limit is not None:
             raise limit
         raise MediaRejected(FailureCode.INVALID_MEDIA, f"ffmpeg failed: {completed.stderr_tail[-300:]}")
-    expected = selection.frames
+    expected = selection.frames if segment is None else segment.count
     if produced == expected or (selection.mode is not ExtractionMode.INTERVAL and produced <= expected):
         return
     # The last sample may fall on the edge of the last frame (rounded durations, variable frame rate).
-    last_sample = selection.sample_time(expected - 1)
+    last_sample = selection.sample_time(expected - 1 + (0 if segment is None else segment.first))
     frame_time = Fraction(2) / Fraction(info.frame_rate or 1).limit_denominator(1000)
     if produced == expected - 1 and last_sample >= info.duration - frame_time:
         return

@@ -117,12 +117,13 @@ def probe_argv(path: Path, max_pixels: int) -> list[str]:
     ]  # fmt: skip
 
 
-def packets_argv(path: Path, stream_index: int, max_pixels: int) -> list[str]:
-    """Demux only (no decoding): the video packets' pts and flags, to see where keyframes are."""
+def packets_argv(path: Path, max_pixels: int) -> list[str]:
+    """Demux only (no decoding): every video stream's packets with their timestamps and flags, to see where the
+    keyframes are. It needs no stream index, so it runs beside the probe that finds the stream."""
     return [
         "ffprobe", "-v", "error", *INPUT_GUARDS, "-max_pixels", decoder_pixel_limit(max_pixels),
-        "-select_streams", str(stream_index),
-        "-show_entries", "packet=pts,flags", "-of", "csv=p=0", str(path),
+        "-select_streams", "v",
+        "-show_entries", "packet=stream_index,pts,dts,flags", "-of", "csv=p=0", str(path),
     ]  # fmt: skip
 
 

@@ -1,12 +1,14 @@
-"""Looking at a job's source before extracting: ffprobe's description of the file, whether decoding keyframes
-only gives the same frames as decoding everything, and where the black it opens with ends."""
+"""Looking at a job's source before extracting: ffprobe's description of the file and, at the same time, its video
+packets (where the keyframes are: whether decoding keyframes only gives the same frames, and where to split), and
+where the black it opens with ends."""
 
 from __future__ import annotations
 
+import asyncio
 from fractions import Fraction
 from pathlib import Path
 
-from processor_svc.extraction import SOURCE_NAME, keyframes_cover_samples
+from processor_svc.extraction import SOURCE_NAME
 from processor_svc.media import (
     INPUT_GUARDS,
     MediaInfo,
@@ -18,6 +20,7 @@ from processor_svc.media import (
     rejection_for_limit,
 )
 from processor_svc.runner import ToolLimits, run_tool
+from processor_svc.segments import Packet, parse_packets
 from processor_svc.selection import printed_frames
 
 
@@ -28,28 +31,27 @@ async def probe(source: Path, workdir: Path, max_pixels: int, limits: ToolLimits
     return parse_probe(completed.stdout)
 
 
-async def keyframes_suffice(
-    source: Path,
-    workdir: Path,
-    info: MediaInfo,
-    interval: Fraction,
-    frames: int,
-    *,
-    max_pixels: int,
-    limits: ToolLimits,
-    start: Fraction = Fraction(0),
-) -> bool:
-    """Demuxing is cheap next to decoding, so this check costs little and can save most of the decoding when
-    every sampled frame is a keyframe (sparse intervals, or one keyframe per interval)."""
-    argv = packets_argv(source, info.stream_index, max_pixels)
-    completed = await run_tool(argv, workdir / "packets.log", limits)
+async def inspect(
+    source: Path, workdir: Path, max_pixels: int, limits: ToolLimits
+) -> tuple[MediaInfo, list[Packet] | None]:
+    """The description and the video stream's packets (None when they cannot be listed or lack timestamps: then
+    the job makes a single pass). Two processes side by side: demuxing is cheap next to decoding, and nothing
+    waits for it."""
+    listing = asyncio.ensure_future(run_tool(packets_argv(source, max_pixels), workdir / "packets.log", limits))
+    try:
+        info = await probe(source, workdir, max_pixels, limits)
+        completed = await listing
+    finally:
+        if not listing.done():
+            listing.cancel()  # the runner kills ffprobe
+        await asyncio.gather(listing, return_exceptions=True)
     if completed.returncode != 0:
         limit = rejection_for_limit(completed)
         if limit is not None:
             raise limit
-        return False
-    packets = completed.stdout.decode("ascii", "replace").splitlines()
-    return keyframes_cover_samples(packets, info, interval, frames, start)
+        return info, None
+    lines = completed.stdout.decode("ascii", "replace").splitlines()
+    return info, parse_packets(lines, info.stream_index)
 
 
 # skip_black_start looks at most this far into the video: a black opening longer than that is skipped up to here.

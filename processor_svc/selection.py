@@ -104,13 +104,16 @@ def input_args(selection: Plan, keyframes_only: bool) -> list[str]:
     if keyframes_only or selection.mode is ExtractionMode.KEYFRAMES:
         args += ["-skip_frame", "nokey"]
     if selection.span.start > 0:
-        args += ["-ss", _seconds(selection.span.start), "-noaccurate_seek"]
+        args += ["-ss", seconds_arg(selection.span.start), "-noaccurate_seek"]
     return args
 
 
-def filter_chain(options: ProcessingOptions, info: MediaInfo, selection: Plan) -> str:
-    """The filters from the decoded (already upright: ffmpeg autorotates before them) source to the pictures."""
-    filters = [_selecting(options, selection)]
+def filter_chain(
+    options: ProcessingOptions, info: MediaInfo, selection: Plan, first_sample: Fraction = Fraction(0)
+) -> str:
+    """The filters from the decoded (already upright: ffmpeg autorotates before them) source to the pictures.
+    `first_sample`: where an interval selection's fps filter starts (a segment's first sample; extraction.py)."""
+    filters = [_selecting(options, selection, first_sample)]
     if info.color_transfer in HDR_TRANSFERS:
         filters += tone_mapping(info)
     size = fitted_size(options, info)
@@ -125,12 +128,13 @@ def filter_chain(options: ProcessingOptions, info: MediaInfo, selection: Plan) -
     return ",".join(filters)
 
 
-def _selecting(options: ProcessingOptions, selection: Plan) -> str:
+def _selecting(options: ProcessingOptions, selection: Plan, first_sample: Fraction) -> str:
     if selection.step is not None:
         # The frame on screen at start + k·step: see extraction.py. Counted from the range's start (the seek).
         rate = 1 / selection.step
-        return f"fps=fps={rate.numerator}/{rate.denominator}:round=up:start_time=0"
-    in_range = f"gte(t,0)*lt(t,{_seconds(selection.span.length)})"
+        start = seconds_arg(first_sample) if first_sample else "0"
+        return f"fps=fps={rate.numerator}/{rate.denominator}:round=up:start_time={start}"
+    in_range = f"gte(t,0)*lt(t,{seconds_arg(selection.span.length)})"
     if selection.mode is ExtractionMode.KEYFRAMES:
         return f"select='{in_range}'"
     # The range's first frame (nothing selected yet), then each frame that differs enough from the one before.
@@ -240,6 +244,7 @@ def _to_microseconds(value: Fraction) -> Fraction:
     return Fraction(math.floor(value * 1_000_000), 1_000_000)
 
 
-def _seconds(value: Fraction) -> str:
+def seconds_arg(value: Fraction) -> str:
+    """Seconds as ffmpeg takes them: microseconds at most, rounded down."""
     micro = math.floor(value * 1_000_000)
     return f"{micro // 1_000_000}.{micro % 1_000_000:06d}"

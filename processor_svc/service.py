@@ -6,11 +6,11 @@ Anything else (S3, broker, disk) raises, and the consumer wrapper retries with b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
-import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,15 +30,18 @@ from contracts import (
 )
 from processor_svc import jobdir, receipt, storyboard
 from processor_svc.archive import Ending, ManifestHeader, capped, zip_of_frames
-from processor_svc.extraction import FRAMES_DIR, SOURCE_NAME, check_extraction, extraction_argv, finished_frames
+from processor_svc.extraction import FRAMES_AHEAD, FRAMES_DIR, SOURCE_NAME, check_extraction, extraction_argv
 from processor_svc.failures import MESSAGES
 from processor_svc.media import Limits, MediaInfo, MediaRejected, check_limits
 from processor_svc.previews import PreviewCollector
-from processor_svc.probing import black_opening, keyframes_suffice, probe
+from processor_svc.probing import black_opening, inspect
 from processor_svc.progress import ProgressThrottle
 from processor_svc.receipt import Extracted
-from processor_svc.runner import Brake, ToolLimits, run_tool
+from processor_svc.runner import Brake, Completed, ToolLimits, run_tool
+from processor_svc.segmented import SegmentedExtraction
+from processor_svc.segments import Segment, keyframes_cover_samples, min_segment_seconds, plan_segments, whole
 from processor_svc.selection import TIMESTAMPS_FILE, Plan, frame_times, plan, planned_frames, requested_range
+from processor_svc.stages import JobClock
 from servicekit import objects
 from servicekit.bus import MessageContext, Publisher
 from servicekit.objects import preview_key
@@ -68,6 +71,7 @@ class Outcome:
     label: str
     frames: int = 0
     bytes: int = 0
+    stages: dict[str, float] = field(default_factory=dict)  # when each stage ended (stages.py)
 
 
 def result_key(event: VideoUploadedV1) -> str:
@@ -77,7 +81,7 @@ def result_key(event: VideoUploadedV1) -> str:
 async def process_video(
     event: VideoUploadedV1, ctx: MessageContext, config: JobConfig, storage: Storage, publisher: Publisher
 ) -> Outcome:
-    started = time.monotonic()
+    clock = JobClock()
     structlog.contextvars.bind_contextvars(video_id=str(event.video_id), user_id=str(event.owner_id))
 
     async def publish(data: EventData) -> None:
@@ -94,7 +98,7 @@ async def process_video(
     deadline = asyncio.timeout(config.timeout_seconds)
     try:
         async with deadline:
-            result = await _stored_or_extracted(event, ctx, config, storage, publish)
+            result = await _stored_or_extracted(event, ctx, config, storage, publish, clock)
     except MediaRejected as rejected:
         return await _fail(event, ctx, publish, rejected.code, rejected.detail, rejected.message)
     except TimeoutError:
@@ -111,14 +115,15 @@ async def process_video(
             result=ResultObject(
                 bucket=storage.bucket, key=result.stored_key, size_bytes=result.size_bytes, sha256=result.sha256
             ),
-            processing_seconds=round(time.monotonic() - started, 3),
+            processing_seconds=round(clock.elapsed(), 3),
             finished_at=datetime.now(UTC),
             filename=event.filename,
             previews=tuple(ObjectRef(bucket=storage.bucket, key=key) for key in result.previews),
         )
     )
-    log.info("video_processed", frames=result.frames, size_bytes=result.size_bytes)
-    return Outcome("processed", result.frames, result.size_bytes)
+    clock.mark("published")
+    log.info("video_processed", frames=result.frames, size_bytes=result.size_bytes, stages=clock.ended)
+    return Outcome("processed", result.frames, result.size_bytes, clock.ended)
 
 
 async def _fail(
@@ -146,17 +151,34 @@ async def _fail(
 
 
 async def _stored_or_extracted(
-    event: VideoUploadedV1, ctx: MessageContext, config: JobConfig, storage: Storage, publish: Publish
+    event: VideoUploadedV1,
+    ctx: MessageContext,
+    config: JobConfig,
+    storage: Storage,
+    publish: Publish,
+    clock: JobClock,
 ) -> Extracted:
-    """This upload event's result: the one an earlier run of it stored (receipt.py), or a new one."""
+    """This upload event's result: the one an earlier run of it stored (receipt.py), or a new one. The source is
+    downloaded while the receipt is looked up: a stored result is the rare case."""
     with jobdir.job_dir(config.work_dir, str(event.video_id)) as workdir:
-        if not ctx.reprocess:
-            stored = await receipt.stored_result(storage, ctx.envelope.id, result_key(event), event.video_id, workdir)
-            if stored is not None:
-                log.info("result_already_stored", frames=stored.frames)
-                return stored
-        result = await _extract(event, ctx.envelope.id, workdir, config, storage, publish)
+        download = asyncio.ensure_future(storage.download_to(event.source.key, workdir / SOURCE_NAME))
+        try:
+            if not ctx.reprocess:
+                stored = await receipt.stored_result(
+                    storage, ctx.envelope.id, result_key(event), event.video_id, workdir
+                )
+                if stored is not None:
+                    log.info("result_already_stored", frames=stored.frames)
+                    return stored
+            await download
+        finally:
+            if not download.done():
+                download.cancel()
+            await asyncio.gather(download, return_exceptions=True)
+        clock.mark("downloaded")
+        result = await _extract(event, ctx.envelope.id, workdir, config, storage, publish, clock)
     await receipt.write_receipt(storage, ctx.envelope.id, result)
+    clock.mark("receipt_written")
     return result
 
 
@@ -167,33 +189,45 @@ class Prepared:
     info: MediaInfo
     selection: Plan
     source_sha256: str
-    argv: list[str]
+    argv: list[str]  # the single pass: what the manifest shows (segments give the very same frames)
     sheet: storyboard.Layout | None
+    keyframes_only: bool
+    segments: list[Segment]  # one (the single pass), or an interval selection's samples split (segments.py)
 
 
-async def _prepare(event: VideoUploadedV1, workdir: Path, config: JobConfig) -> Prepared:
+async def _prepare(event: VideoUploadedV1, workdir: Path, config: JobConfig, clock: JobClock) -> Prepared:
     options, max_pixels, tools = event.options, config.limits.max_pixels, config.tools
     source = workdir / SOURCE_NAME
-    info, source_sha256 = await asyncio.gather(probe(source, workdir, max_pixels, tools), _sha256_of(source))
+    (info, packets), source_sha256 = await asyncio.gather(
+        inspect(source, workdir, max_pixels, tools), _sha256_of(source)
+    )
+    clock.mark("probed")
     black_end = None
     if options.skip_black_start:
         black_end = await black_opening(workdir, info, max_pixels=max_pixels, threads=config.threads, limits=tools)
     selection = plan(options, info, requested_range(options, info, black_end), config.limits.max_frames)
     check_limits(info, config.limits, planned_frames(selection, info))
-    keyframes_only = selection.step is not None and await keyframes_suffice(
-        source, workdir, info, selection.step, selection.frames,
-        max_pixels=max_pixels, limits=tools, start=selection.span.start,
-    )  # fmt: skip
+    step, span = selection.step, selection.span
+    keyframes_only = step is not None and keyframes_cover_samples(packets, info, step, selection.frames, span.start)
+    segments = [whole(selection.frames)]
+    if step is not None and span.start == 0 and not options.storyboard:
+        segments = plan_segments(
+            packets, info, step, selection.frames,
+            processes=config.threads,
+            max_samples=FRAMES_AHEAD,  # frames of at most `threads` segments wait on disk (segmented.py)
+            min_seconds=min_segment_seconds(info),
+        )  # fmt: skip
+    clock.mark("keyframes_checked")
     thumbnails = storyboard.thumbnail_filter(options, info) if options.storyboard else None
     argv = extraction_argv(
         info=info, options=options, selection=selection, threads=config.threads, keyframes_only=keyframes_only,
         max_pixels=max_pixels, thumbnails=thumbnails,
     )  # fmt: skip
     sheet = storyboard.layout(options, info, selection.frames) if options.storyboard else None
-    span = selection.span
     log.info("extraction_planned", codec=info.codec, mode=selection.mode.value, frames=selection.frames,
-             start=float(span.start), end=float(span.end), keyframes_only=keyframes_only)  # fmt: skip
-    return Prepared(info, selection, source_sha256, argv, sheet)
+             start=float(span.start), end=float(span.end), keyframes_only=keyframes_only,
+             segments=len(segments))  # fmt: skip
+    return Prepared(info, selection, source_sha256, argv, sheet, keyframes_only, segments)
 
 
 async def _sha256_of(path: Path) -> str:
@@ -214,11 +248,65 @@ async def _extract(
     config: JobConfig,
     storage: Storage,
     publish: Publish,
+    clock: JobClock,
 ) -> Extracted:
-    await storage.download_to(event.source.key, workdir / SOURCE_NAME)
-    job = await _prepare(event, workdir, config)
+    job = await _prepare(event, workdir, config, clock)
     out_dir = workdir / FRAMES_DIR
     out_dir.mkdir()
+    single = len(job.segments) == 1
+    # One ffmpeg reports its progress over the range; segments side by side, by the frames handed over.
+    throttle = _progress(event, publish, float(job.selection.span.length) if single else float(job.selection.frames))
+
+    async def run(segment: Segment, directory: Path, brake: Brake | None) -> Completed:
+        if single:
+            return await run_tool(job.argv, workdir / "ffmpeg.log", config.tools, throttle.on_line, brake, cwd=workdir)
+        argv = extraction_argv(
+            info=job.info, options=event.options, selection=job.selection, threads=1,
+            keyframes_only=job.keyframes_only, max_pixels=config.limits.max_pixels,
+            segment=segment, out_dir=directory.relative_to(workdir).as_posix(),
+        )  # fmt: skip
+        return await run_tool(argv, directory.with_suffix(".log"), config.tools, None, brake, cwd=workdir)
+
+    def check(segment: Segment, completed: Completed, produced: int) -> None:
+        check_extraction(completed, produced, job.selection, job.info, None if single else segment)
+
+    extraction = SegmentedExtraction(job.segments, run, check, out_dir, event.options.image_format, config.threads)
+
+    async def finish(files: list[str]) -> Ending:
+        clock.mark("extracted")  # every ffmpeg has exited and was checked
+        ending = await _ending(workdir, job, files, config)
+        if single:
+            return ending
+        commands = [
+            extraction_argv(
+                info=job.info, options=event.options, selection=job.selection, threads=1,
+                keyframes_only=job.keyframes_only, max_pixels=config.limits.max_pixels,
+                segment=segment, out_dir=f"{FRAMES_DIR}/segment-{index:05d}",
+            )
+            for index, segment in enumerate(job.segments)
+        ]  # fmt: skip
+        return dataclasses.replace(ending, fields={**ending.fields, "ffmpeg_segments": commands})
+
+    header = ManifestHeader(event.filename, event.options, job.selection.span, job.source_sha256, job.argv)
+    previews = PreviewCollector(workdir / "previews", config.tools)
+    frames_out = previews.tap(_observed(extraction.frames(), clock, None if single else throttle))
+    chunks = capped(zip_of_frames(frames_out, header, job.info.duration, finish), config.max_result_bytes)
+    try:
+        stored = await storage.put_stream(
+            result_key(event), chunks, content_type="application/zip", tags=receipt.creation_tags(upload_event)
+        )
+        clock.mark("stored")
+        preview_keys = await _store_previews(event, await previews.images(), storage)
+        clock.mark("previews_stored")
+    finally:
+        previews.cancel()
+        await extraction.cancel()
+    return Extracted(extraction.produced, job.info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
+
+
+def _progress(event: VideoUploadedV1, publish: Publish, total: float) -> ProgressThrottle:
+    """Throttled progress reports; `total` is the range's length in seconds (ffmpeg's -progress lines), or the
+    number of frames (frames handed over)."""
 
     async def report(progress: float, frames_done: int) -> None:
         data = VideoProcessingProgressV1(
@@ -229,34 +317,19 @@ async def _extract(
         except Exception as exc:  # progress is advisory: a lost report must not fail the job
             log.warning("progress_not_published", error=str(exc)[:300])
 
-    throttle = ProgressThrottle(report, float(job.selection.span.length))
-    brake = Brake()
-    ffmpeg = asyncio.ensure_future(
-        run_tool(job.argv, workdir / "ffmpeg.log", config.tools, throttle.on_line, brake, cwd=workdir)
-    )
-    produced = 0
+    return ProgressThrottle(report, total)
 
-    async def finish(files: list[str]) -> Ending:
-        nonlocal produced
-        check_extraction(await ffmpeg, len(files), job.selection, job.info)
-        produced = len(files)
-        return await _ending(workdir, job, files, config)
 
-    header = ManifestHeader(event.filename, event.options, job.selection.span, job.source_sha256, job.argv)
-    previews = PreviewCollector(workdir / "previews", config.tools)
-    frames_out = previews.tap(finished_frames(out_dir, event.options.image_format, ffmpeg, brake))
-    chunks = capped(zip_of_frames(frames_out, header, job.info.duration, finish), config.max_result_bytes)
-    try:
-        stored = await storage.put_stream(
-            result_key(event), chunks, content_type="application/zip", tags=receipt.creation_tags(upload_event)
-        )
-        preview_keys = await _store_previews(event, await previews.images(), storage)
-    finally:
-        previews.cancel()
-        if not ffmpeg.done():
-            ffmpeg.cancel()  # the runner kills ffmpeg's process group
-        await asyncio.gather(ffmpeg, return_exceptions=True)
-    return Extracted(produced, job.info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
+async def _observed(
+    frames: AsyncIterator[Path], clock: JobClock, by_frames: ProgressThrottle | None
+) -> AsyncIterator[Path]:
+    """Frames on their way into the ZIP; with `by_frames`, progress is the share of them handed over."""
+    async for frame in frames:
+        clock.mark("first_frame")
+        if by_frames is not None:
+            by_frames.frames_done += 1
+            await by_frames.update(by_frames.frames_done / by_frames.duration_seconds)
+        yield frame
 
 
 async def _ending(workdir: Path, job: Prepared, files: list[str], config: JobConfig) -> Ending:

@@ -12,8 +12,9 @@ import pytest
 from contracts.events import ImageFormat, ProcessingOptions
 from processor_svc.extraction import FRAMES_DIR, SOURCE_NAME, extraction_argv
 from processor_svc.media import expected_frames
-from processor_svc.probing import keyframes_suffice, probe
+from processor_svc.probing import inspect, probe
 from processor_svc.runner import run_tool
+from processor_svc.segments import keyframes_cover_samples
 from processor_svc.selection import plan, requested_range
 from tests.integration.test_processor_support import LAVFI, TOOL_LIMITS, make_video
 
@@ -51,10 +52,9 @@ async def test_keyframes_only_gives_the_same_frames_as_decoding_everything(
     tmp_path: Path, interval: str, fmt: ImageFormat
 ) -> None:
     source = gop_video(tmp_path / "gop2s.mp4", 50)
-    info = await probe(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
+    info, packets = await inspect(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
     step = Fraction(interval)
-    frames = expected_frames(info, step)
-    assert await keyframes_suffice(source, tmp_path, info, step, frames, max_pixels=MAX_PIXELS, limits=TOOL_LIMITS)
+    assert keyframes_cover_samples(packets, info, step, expected_frames(info, step))
     sparse = await extract(source, tmp_path / "sparse", step, fmt, keyframes_only=True)
     full = await extract(source, tmp_path / "full", step, fmt, keyframes_only=False)
     assert len(full) == 12 // int(interval)
@@ -63,14 +63,10 @@ async def test_keyframes_only_gives_the_same_frames_as_decoding_everything(
 
 async def test_keyframes_only_from_a_ranges_start_gives_the_same_frames(tmp_path: Path) -> None:
     source = gop_video(tmp_path / "gop2s.mp4", 50)
-    info = await probe(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
+    info, packets = await inspect(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
     start, step = Fraction(4), Fraction(2)
-    assert await keyframes_suffice(
-        source, tmp_path, info, step, 4, max_pixels=MAX_PIXELS, limits=TOOL_LIMITS, start=start
-    )  # keyframes at 4, 6, 8, 10 s
-    assert not await keyframes_suffice(
-        source, tmp_path, info, step, 4, max_pixels=MAX_PIXELS, limits=TOOL_LIMITS, start=Fraction(5)
-    )
+    assert keyframes_cover_samples(packets, info, step, 4, start)  # keyframes at 4, 6, 8, 10 s
+    assert not keyframes_cover_samples(packets, info, step, 4, Fraction(5))
     sparse = await extract(source, tmp_path / "sparse", step, ImageFormat.PNG, keyframes_only=True, start=4)
     full = await extract(source, tmp_path / "full", step, ImageFormat.PNG, keyframes_only=False, start=4)
     assert len(full) == 4
@@ -83,10 +79,6 @@ async def test_keyframes_only_is_not_chosen_when_a_sample_falls_between_keyframe
     aligned = gop_video(tmp_path / "gop2s.mp4", 50)
     misaligned = gop_video(tmp_path / "gop37.mp4", 37)
     for source, interval in ((aligned, "1"), (misaligned, "2")):
-        info = await probe(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
+        info, packets = await inspect(source, tmp_path, MAX_PIXELS, TOOL_LIMITS)
         step = Fraction(interval)
-        frames = expected_frames(info, step)
-        suffice = await keyframes_suffice(
-            source, tmp_path, info, step, frames, max_pixels=MAX_PIXELS, limits=TOOL_LIMITS
-        )
-        assert not suffice, source.name
+        assert not keyframes_cover_samples(packets, info, step, expected_frames(info, step)), source.name

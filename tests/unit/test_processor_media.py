@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from processor_svc.extraction import keyframes_cover_samples
 from processor_svc.media import Limits, MediaInfo, MediaRejected, check_limits, expected_frames, parse_probe
+from processor_svc.segments import Packet, keyframes_cover_samples, parse_packets
 
 LIMITS = Limits(max_duration_seconds=100, max_pixels=1920 * 1080, max_frame_rate=60, max_streams=4, max_frames=50)
 
@@ -99,10 +99,17 @@ def info_with(time_base: str = "1/1000", start: str = "0") -> MediaInfo:
     )
 
 
+def parsed(lines: list[str]) -> list[Packet]:
+    packets = parse_packets(lines, 0)
+    assert packets is not None
+    return packets
+
+
 def test_keyframes_suffice_when_every_sample_falls_on_one() -> None:
     # 10 fps, keyframe every 2 s, interval 2 s: samples at 0, 2, 4 are keyframes (decode order shuffled)
-    packets = [f"{n * 100},{'K__' if n % 20 == 0 else '___'}" for n in range(60)]
-    packets[1], packets[2] = packets[2], packets[1]
+    lines = [f"0,{n * 100},N/A,{'K__' if n % 20 == 0 else '___'}" for n in range(60)]
+    lines[1], lines[2] = lines[2], lines[1]
+    packets = parsed(lines)
     assert keyframes_cover_samples(packets, info_with(), Fraction(2), 3)
     assert not keyframes_cover_samples(packets, info_with(), Fraction(1), 6)  # t = 1 s is not a keyframe
 
@@ -110,14 +117,20 @@ def test_keyframes_suffice_when_every_sample_falls_on_one() -> None:
 def test_the_files_start_time_decides_which_frame_is_on_screen_at_a_sample() -> None:
     # keyframes every 2 s, all 50 ms after the file's start: relative to the start they fall on the samples;
     # taken as if the file started at 0, the frame on screen at t = 2 s is the one at 1.95 s, not a keyframe
-    packets = [f"{n * 100 + 50},{'K__' if n % 20 == 0 else '___'}" for n in range(40)]
+    packets = parsed([f"0,{n * 100 + 50},{n * 100},{'K__' if n % 20 == 0 else '___'}" for n in range(40)])
     assert keyframes_cover_samples(packets, info_with(start="0.05"), Fraction(2), 2)
     assert not keyframes_cover_samples(packets, info_with(), Fraction(2), 2)
 
 
 def test_packets_without_timestamps_prove_nothing() -> None:
-    assert not keyframes_cover_samples(["N/A,K__", "100,___"], info_with(), Fraction(1), 1)
+    assert parse_packets(["0,N/A,N/A,K__", "0,100,100,___"], 0) is None
+    assert not keyframes_cover_samples(None, info_with(), Fraction(1), 1)
     assert not keyframes_cover_samples([], info_with(), Fraction(1), 1)
+
+
+def test_only_the_chosen_video_streams_packets_are_read() -> None:
+    lines = ["1,0,0,K__", "0,100,0,K__", "0,0,-100,___", "1,5,5,K__", "garbage"]
+    assert parse_packets(lines, 0) == [Packet(0, -100, False), Packet(100, 0, True)]
 
 
 @pytest.mark.parametrize("codec", ["prores", "theora", "rawvideo", "cinepak", "gif"])

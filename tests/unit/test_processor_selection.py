@@ -11,10 +11,11 @@ import pytest
 
 from contracts import ExtractionMode, ImageFormat, ProcessingOptions
 from processor_svc import storyboard
-from processor_svc.extraction import extraction_argv, keyframes_cover_samples
+from processor_svc.extraction import extraction_argv
 from processor_svc.failures import RANGE_AFTER_END
 from processor_svc.media import Limits, MediaInfo, MediaRejected, check_limits, parse_probe
 from processor_svc.probing import black_scan_argv, opening_black_end
+from processor_svc.segments import keyframes_cover_samples, parse_packets
 from processor_svc.selection import (
     TimeRange,
     encoder_args,
@@ -187,7 +188,7 @@ def test_the_opening_black_ends_at_the_first_frame_that_is_not_black() -> None:
 
 def test_keyframes_only_is_judged_from_the_ranges_start() -> None:
     # 10 fps (time base 1/1000), keyframes at 0.5, 2.5, 4.5 s
-    packets = [f"{n * 100},{'K__' if n % 20 == 5 else '___'}" for n in range(60)]
+    packets = parse_packets([f"0,{n * 100},{n * 100},{'K__' if n % 20 == 5 else '___'}" for n in range(60)], 0)
     source = info(time_base="1/1000")
     assert keyframes_cover_samples(packets, source, Fraction(2), 3, start=Fraction(1, 2))
     assert not keyframes_cover_samples(packets, source, Fraction(2), 3)
