@@ -242,7 +242,7 @@ async def processor_sums(http: aiohttp.ClientSession, urls: list[str]) -> dict[s
 async def one_upload(api: object, http: aiohttp.ClientSession, urls: list[str], source: Path) -> dict[str, float]:
     """202 -> done of one upload (key "done") and when each stage of its job ended."""
     before = await processor_sums(http, urls)
-    accepted = await api.upload(source, None, None, lambda _: None)  # type: ignore[attr-defined]
+    accepted = await api.upload(source, {}, lambda _: None)  # type: ignore[attr-defined]
     started = time.perf_counter()
     assert await until_done(api, accepted["items"][0]["id"]) == "done"  # type: ignore[arg-type]
     done = time.perf_counter() - started

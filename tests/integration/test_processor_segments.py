@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from contracts.events import ImageFormat, ProcessingOptions
+from ops.localinfra import LocalS3
+from processor_svc import segments
 from processor_svc.extraction import FRAMES_DIR, SOURCE_NAME, check_extraction, extraction_argv
 from processor_svc.media import expected_frames
 from processor_svc.probing import inspect
@@ -18,7 +20,16 @@ from processor_svc.runner import Brake, Completed, run_tool
 from processor_svc.segmented import SegmentedExtraction
 from processor_svc.segments import Segment, keyframes_cover_samples, plan_segments, whole
 from processor_svc.selection import plan, requested_range
-from tests.integration.test_processor_support import LAVFI, TOOL_LIMITS, make_video
+from tests.integration.test_processor_support import (
+    LAVFI,
+    TOOL_LIMITS,
+    make_video,
+    manifest,
+    processor_env,
+    processor_settings,
+    result_zip,
+    submit,
+)
 
 MAX_PIXELS = 320 * 240
 
@@ -91,3 +102,34 @@ async def test_segments_give_the_single_passs_frames_byte_for_byte_numbered_cont
     assert len(single) == int(12 / step)
     assert [name for name, _ in split] == [f"frame_{n:06d}.{fmt.value}" for n in range(1, len(single) + 1)]
     assert split == single
+
+
+async def test_a_job_split_into_segments_stores_the_single_passs_frames_and_the_commands_that_ran(
+    amqp_url: str,
+    local_s3: LocalS3,
+    run_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through the service: the same upload extracted as a single pass and as segments (a segment's least video
+    lowered so a 12 s clip splits) gives the same ZIP of frames; the split one's manifest lists its commands."""
+    source = misaligned(tmp_path / "clip.mp4")
+    settings = processor_settings(amqp_url, local_s3, f"segments-{run_id}", tmp_path / "work", ffmpeg_threads=2)
+    options = ProcessingOptions(interval_seconds=0.5, image_format=ImageFormat.JPG, width=200)
+    async with processor_env(settings) as env:
+        runs = []
+        for least_pixels in (segments.MIN_SEGMENT_PIXELS, 2 * 25 * 320 * 240):
+            monkeypatch.setattr(segments, "MIN_SEGMENT_PIXELS", least_pixels)
+            video_id = await submit(env.publisher, env.storage, source, options=options)
+            outcome = await env.outcomes.wait_final(video_id)
+            assert outcome.event_type == "video.processed.v1", outcome
+            archive = await result_zip(env.storage, outcome.result.key)
+            runs.append((manifest(archive), [archive.read(f"frame_{n:06d}.jpg") for n in range(1, 25)]))
+    (single, single_frames), (split, split_frames) = runs
+    assert "ffmpeg_segments" not in single
+    assert len(split["ffmpeg_segments"]) > 1
+    assert any("-ss" in command for command in split["ffmpeg_segments"])
+    assert split["frame_count"] == single["frame_count"] == 24
+    assert [f["sha256"] for f in split["frames"]] == [f["sha256"] for f in single["frames"]]
+    assert split_frames == single_frames
+    assert split["ffmpeg_command"] == single["ffmpeg_command"]
