@@ -1,13 +1,14 @@
 """Small JPEG images of a job's first frames, for a page to show beside the ZIP: the first frames are kept (hard
 links) as they pass on their way into the ZIP, which deletes them, and each is scaled by an ffmpeg run of its own
 as soon as it is kept, while the extraction goes on (one run for all of them would wait for the last, which on a
-short video is the end of the extraction)."""
+short video is the end of the extraction), and handed to `store` as soon as it is made: a job's end does not
+wait for its previews."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import structlog
@@ -15,6 +16,8 @@ import structlog
 from processor_svc.runner import Completed, ToolLimits, run_tool
 
 log = structlog.get_logger(__name__)
+
+Store = Callable[[int, Path], Awaitable[None]]  # (preview number from 1, its image)
 
 PREVIEW_COUNT = 4
 # Fit inside this box, aspect kept, never enlarged: a page shows them as thumbnails.
@@ -37,10 +40,13 @@ def previews_argv(frames: list[Path], out_dir: Path, first: int = 1) -> list[str
 class PreviewCollector:
     """Taps the stream of finished frames: keeps the first `count` and starts scaling each one as it is kept."""
 
-    def __init__(self, directory: Path, limits: ToolLimits, count: int = PREVIEW_COUNT) -> None:
+    def __init__(
+        self, directory: Path, limits: ToolLimits, count: int = PREVIEW_COUNT, store: Store | None = None
+    ) -> None:
         self._dir = directory
         self._limits = limits
         self._count = count
+        self._store = store
         self._rendering: list[asyncio.Future[Path | None]] = []
 
     async def tap(self, frames: AsyncIterator[Path]) -> AsyncIterator[Path]:
@@ -64,10 +70,12 @@ class PreviewCollector:
             # Previews are a convenience: a frame ffmpeg made but cannot scale must not fail the job.
             log.warning("previews_not_made", returncode=completed.returncode, stderr=completed.stderr_tail[-300:])
             return None
+        if self._store is not None:
+            await self._store(number, image)
         return image
 
     async def images(self) -> list[Path]:
-        """The preview files, in frame order (none if one of them could not be made)."""
+        """The preview files, in frame order (none if one of them could not be made), each handed to `store`."""
         images = await asyncio.gather(*self._rendering)
         return [] if None in images else [image for image in images if image is not None]
 

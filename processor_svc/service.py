@@ -288,7 +288,12 @@ async def _extract(
         return dataclasses.replace(ending, fields={**ending.fields, "ffmpeg_segments": commands})
 
     header = ManifestHeader(event.filename, event.options, job.selection.span, job.source_sha256, job.argv)
-    previews = PreviewCollector(workdir / "previews", config.tools)
+
+    async def store_preview(number: int, image: Path) -> None:
+        data = image.read_bytes()  # noqa: ASYNC240 - a thumbnail of a few KiB
+        await storage.put_bytes(preview_key(event.video_id, number), data, "image/jpeg")
+
+    previews = PreviewCollector(workdir / "previews", config.tools, store=store_preview)
     frames_out = previews.tap(_observed(extraction.frames(), clock, None if single else throttle))
     chunks = capped(zip_of_frames(frames_out, header, job.info.duration, finish), config.max_result_bytes)
     try:
@@ -296,7 +301,8 @@ async def _extract(
             result_key(event), chunks, content_type="application/zip", tags=receipt.creation_tags(upload_event)
         )
         clock.mark("stored")
-        preview_keys = await _store_previews(event, await previews.images(), storage)
+        images = await previews.images()  # stored as each was made, while the ZIP went up
+        preview_keys = tuple(preview_key(event.video_id, number) for number in range(1, len(images) + 1))
         clock.mark("previews_stored")
     finally:
         previews.cancel()
@@ -344,11 +350,3 @@ async def _ending(workdir: Path, job: Prepared, files: list[str], config: JobCon
         max_pixels=config.limits.max_pixels, limits=config.tools,
     )  # fmt: skip
     return Ending(times, made, {"storyboard": storyboard.DIRECTORY if made else None})
-
-
-async def _store_previews(event: VideoUploadedV1, images: list[Path], storage: Storage) -> tuple[str, ...]:
-    keys = tuple(preview_key(event.video_id, number) for number in range(1, len(images) + 1))
-    await asyncio.gather(
-        *(storage.put_bytes(key, image.read_bytes(), "image/jpeg") for key, image in zip(keys, images, strict=True))
-    )
-    return keys
