@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from contracts import ExtractionMode, ImageFormat, ProcessingOptions
+from contracts import ProcessingOptions
 from servicekit.options import InvalidOptions, form_schema, parse_options
 
 # field -> (flag, metavar or None for an on/off switch, what it does)
@@ -25,7 +25,6 @@ FLAGS: dict[str, tuple[str, str | None, str]] = {
     "skip_black_start": ("--skip-black-start", None, "begin after the black frames the video opens with"),
     "storyboard": ("--storyboard", None, "also put a storyboard (sprite sheet, WebVTT, index) in the ZIP"),
 }
-_CHOICES = {"mode": [m.value for m in ExtractionMode], "image_format": [f.value for f in ImageFormat]}
 assert set(FLAGS) == set(ProcessingOptions.model_fields), "a flag for every option of the contract"
 
 
@@ -37,7 +36,7 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=field, action="store_true", default=None, help=text)
         else:
             group.add_argument(
-                flag, dest=field, metavar=metavar, choices=_CHOICES.get(field), help=text + _bounds(schema[field])
+                flag, dest=field, metavar=metavar, choices=schema[field].get("enum"), help=text + _bounds(schema[field])
             )
 
 
