@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import json
 import uuid
 import zipfile
@@ -25,7 +24,7 @@ from pathlib import Path
 from processor_svc.archive import MANIFEST_NAME
 from processor_svc.previews import PREVIEW_COUNT
 from servicekit.objects import preview_key
-from servicekit.storage import Storage
+from servicekit.storage import Storage, StoredObject
 
 UPLOAD_EVENT = "framepipe-upload-event"
 FRAMES = "framepipe-frames"
@@ -83,8 +82,8 @@ async def stored_result(
     except (KeyError, ValueError, ZeroDivisionError):
         pass  # stored, but its job was cut off before the summary: read it back
     local = workdir / "stored.zip"
-    await storage.download_to(key, local)
-    summary = await asyncio.to_thread(_summary_of, local, key)
+    downloaded = await storage.download_to(key, local)
+    summary = await asyncio.to_thread(_summary_of, local, downloaded)
     candidates = [preview_key(video_id, n) for n in range(1, PREVIEW_COUNT + 1)]
     found = await asyncio.gather(*map(storage.exists, candidates))
     present = [k for k, there in zip(candidates, found, strict=True) if there]
@@ -93,17 +92,13 @@ async def stored_result(
     return result
 
 
-def _summary_of(path: Path, key: str) -> Extracted:
-    digest = hashlib.sha256()
-    with path.open("rb") as stored:
-        while chunk := stored.read(1024 * 1024):
-            digest.update(chunk)
+def _summary_of(path: Path, downloaded: StoredObject) -> Extracted:
     with zipfile.ZipFile(path) as archive:
         manifest = json.loads(archive.read(MANIFEST_NAME))
     return Extracted(
         frames=int(manifest["frame_count"]),
         duration=Fraction(str(manifest["duration_seconds"])),
-        stored_key=key,
-        size_bytes=path.stat().st_size,
-        sha256=digest.hexdigest(),
+        stored_key=downloaded.key,
+        size_bytes=downloaded.size_bytes,
+        sha256=downloaded.sha256,
     )

@@ -21,6 +21,11 @@ RunSegment = Callable[[Segment, Path, Brake | None], Awaitable[Completed]]
 CheckSegment = Callable[[Segment, Completed, int], None]
 
 
+def segment_directory(index: int) -> str:
+    """Where the `index`-th of several segments writes its frames, inside the frames directory."""
+    return f"segment-{index:05d}"
+
+
 class SegmentedExtraction:
     def __init__(
         self,
@@ -57,7 +62,7 @@ class SegmentedExtraction:
     def _start(self, index: int) -> None:
         segment = self._segments[index]
         # A single segment (the single pass) writes into `out_dir` itself, as its command says.
-        directory = self._out_dir if len(self._segments) == 1 else self._out_dir / f"segment-{index:05d}"
+        directory = self._out_dir if len(self._segments) == 1 else self._out_dir / segment_directory(index)
         directory.mkdir(exist_ok=True)
         brake = Brake() if len(self._segments) == 1 else None
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from processor_svc.probing import black_opening, inspect
 from processor_svc.progress import ProgressThrottle
 from processor_svc.receipt import Extracted
 from processor_svc.runner import Brake, Completed, ToolLimits, run_tool
-from processor_svc.segmented import SegmentedExtraction
+from processor_svc.segmented import SegmentedExtraction, segment_directory
 from processor_svc.segments import Segment, keyframes_cover_samples, min_segment_seconds, plan_segments, whole
 from processor_svc.selection import TIMESTAMPS_FILE, Plan, frame_times, plan, planned_frames, requested_range
 from processor_svc.stages import JobClock
@@ -170,13 +169,13 @@ async def _stored_or_extracted(
                 if stored is not None:
                     log.info("result_already_stored", frames=stored.frames)
                     return stored
-            await download
+            source = await download
         finally:
             if not download.done():
                 download.cancel()
             await asyncio.gather(download, return_exceptions=True)
         clock.mark("downloaded")
-        result = await _extract(event, ctx.envelope.id, workdir, config, storage, publish, clock)
+        result = await _extract(event, ctx.envelope.id, source.sha256, workdir, config, storage, publish, clock)
     await receipt.write_receipt(storage, ctx.envelope.id, result)
     clock.mark("receipt_written")
     return result
@@ -195,12 +194,11 @@ class Prepared:
     segments: list[Segment]  # one (the single pass), or an interval selection's samples split (segments.py)
 
 
-async def _prepare(event: VideoUploadedV1, workdir: Path, config: JobConfig, clock: JobClock) -> Prepared:
+async def _prepare(
+    event: VideoUploadedV1, source_sha256: str, workdir: Path, config: JobConfig, clock: JobClock
+) -> Prepared:
     options, max_pixels, tools = event.options, config.limits.max_pixels, config.tools
-    source = workdir / SOURCE_NAME
-    (info, packets), source_sha256 = await asyncio.gather(
-        inspect(source, workdir, max_pixels, tools), _sha256_of(source)
-    )
+    info, packets = await inspect(workdir / SOURCE_NAME, workdir, max_pixels, tools)
     clock.mark("probed")
     black_end = None
     if options.skip_black_start:
@@ -230,42 +228,38 @@ async def _prepare(event: VideoUploadedV1, workdir: Path, config: JobConfig, clo
     return Prepared(info, selection, source_sha256, argv, sheet, keyframes_only, segments)
 
 
-async def _sha256_of(path: Path) -> str:
-    def digest() -> str:
-        hasher = hashlib.sha256()
-        with path.open("rb") as source:
-            while chunk := source.read(1024 * 1024):
-                hasher.update(chunk)
-        return hasher.hexdigest()
-
-    return await asyncio.to_thread(digest)
-
-
 async def _extract(
     event: VideoUploadedV1,
     upload_event: uuid.UUID,
+    source_sha256: str,
     workdir: Path,
     config: JobConfig,
     storage: Storage,
     publish: Publish,
     clock: JobClock,
 ) -> Extracted:
-    job = await _prepare(event, workdir, config, clock)
+    job = await _prepare(event, source_sha256, workdir, config, clock)
     out_dir = workdir / FRAMES_DIR
     out_dir.mkdir()
     single = len(job.segments) == 1
-    # One ffmpeg reports its progress over the range; segments side by side, by the frames handed over.
-    throttle = _progress(event, publish, float(job.selection.span.length) if single else float(job.selection.frames))
+    # One ffmpeg reports its progress over the range (its -progress lines); segments side by side, by the share
+    # of frames handed over (_observed).
+    throttle = _progress(event, publish, float(job.selection.span.length))
+    # Each segment's command, made once: run as it is, and listed in the manifest.
+    commands = {
+        segment: extraction_argv(
+            info=job.info, options=event.options, selection=job.selection, threads=1,
+            keyframes_only=job.keyframes_only, max_pixels=config.limits.max_pixels,
+            segment=segment, out_dir=f"{FRAMES_DIR}/{segment_directory(index)}",
+        )
+        for index, segment in enumerate(job.segments)
+    } if not single else {}  # fmt: skip
 
     async def run(segment: Segment, directory: Path, brake: Brake | None) -> Completed:
         if single:
             return await run_tool(job.argv, workdir / "ffmpeg.log", config.tools, throttle.on_line, brake, cwd=workdir)
-        argv = extraction_argv(
-            info=job.info, options=event.options, selection=job.selection, threads=1,
-            keyframes_only=job.keyframes_only, max_pixels=config.limits.max_pixels,
-            segment=segment, out_dir=directory.relative_to(workdir).as_posix(),
-        )  # fmt: skip
-        return await run_tool(argv, directory.with_suffix(".log"), config.tools, None, brake, cwd=workdir)
+        log_file = directory.with_suffix(".log")
+        return await run_tool(commands[segment], log_file, config.tools, None, brake, cwd=workdir)
 
     def check(segment: Segment, completed: Completed, produced: int) -> None:
         check_extraction(completed, produced, job.selection, job.info, None if single else segment)
@@ -277,15 +271,7 @@ async def _extract(
         ending = await _ending(workdir, job, files, config)
         if single:
             return ending
-        commands = [
-            extraction_argv(
-                info=job.info, options=event.options, selection=job.selection, threads=1,
-                keyframes_only=job.keyframes_only, max_pixels=config.limits.max_pixels,
-                segment=segment, out_dir=f"{FRAMES_DIR}/segment-{index:05d}",
-            )
-            for index, segment in enumerate(job.segments)
-        ]  # fmt: skip
-        return dataclasses.replace(ending, fields={**ending.fields, "ffmpeg_segments": commands})
+        return dataclasses.replace(ending, fields={**ending.fields, "ffmpeg_segments": list(commands.values())})
 
     header = ManifestHeader(event.filename, event.options, job.selection.span, job.source_sha256, job.argv)
 
@@ -294,7 +280,8 @@ async def _extract(
         await storage.put_bytes(preview_key(event.video_id, number), data, "image/jpeg")
 
     previews = PreviewCollector(workdir / "previews", config.tools, store=store_preview)
-    frames_out = previews.tap(_observed(extraction.frames(), clock, None if single else throttle))
+    by_frames = None if single else throttle
+    frames_out = previews.tap(_observed(extraction.frames(), clock, by_frames, job.selection.frames))
     chunks = capped(zip_of_frames(frames_out, header, job.info.duration, finish), config.max_result_bytes)
     try:
         stored = await storage.put_stream(
@@ -310,9 +297,8 @@ async def _extract(
     return Extracted(extraction.produced, job.info.duration, stored.key, stored.size_bytes, stored.sha256, preview_keys)
 
 
-def _progress(event: VideoUploadedV1, publish: Publish, total: float) -> ProgressThrottle:
-    """Throttled progress reports; `total` is the range's length in seconds (ffmpeg's -progress lines), or the
-    number of frames (frames handed over)."""
+def _progress(event: VideoUploadedV1, publish: Publish, seconds: float) -> ProgressThrottle:
+    """Throttled progress reports over a range of `seconds` (what ffmpeg's -progress lines measure)."""
 
     async def report(progress: float, frames_done: int) -> None:
         data = VideoProcessingProgressV1(
@@ -323,18 +309,18 @@ def _progress(event: VideoUploadedV1, publish: Publish, total: float) -> Progres
         except Exception as exc:  # progress is advisory: a lost report must not fail the job
             log.warning("progress_not_published", error=str(exc)[:300])
 
-    return ProgressThrottle(report, total)
+    return ProgressThrottle(report, seconds)
 
 
 async def _observed(
-    frames: AsyncIterator[Path], clock: JobClock, by_frames: ProgressThrottle | None
+    frames: AsyncIterator[Path], clock: JobClock, by_frames: ProgressThrottle | None, total: int
 ) -> AsyncIterator[Path]:
-    """Frames on their way into the ZIP; with `by_frames`, progress is the share of them handed over."""
+    """Frames on their way into the ZIP; with `by_frames`, progress is the share of the `total` handed over."""
     async for frame in frames:
         clock.mark("first_frame")
         if by_frames is not None:
             by_frames.frames_done += 1
-            await by_frames.update(by_frames.frames_done / by_frames.duration_seconds)
+            await by_frames.update(by_frames.frames_done / total)
         yield frame
 
 

@@ -127,8 +127,11 @@ class Storage:
                 task.result()
         return pending
 
-    async def download_to(self, key: str, path: Path, chunk_size: int = 1024 * 1024) -> int:
+    async def download_to(self, key: str, path: Path, chunk_size: int = 1024 * 1024) -> StoredObject:
+        """Stream `key` into `path`; its size and SHA-256 are taken on the way, so nobody reads the file again
+        to learn them."""
         response = await self._s3.get_object(Bucket=self.bucket, Key=key)
+        digest = hashlib.sha256()
         size = 0
         # Read through aiobotocore's StreamingBody: `async with` would hand over the raw aiohttp response,
         # whose read() takes no size (it would load the whole object into memory).
@@ -137,10 +140,11 @@ class Storage:
             try:
                 while chunk := await body.read(chunk_size):
                     out.write(chunk)
+                    digest.update(chunk)
                     size += len(chunk)
             finally:
                 body.close()
-        return size
+        return StoredObject(key, size, digest.hexdigest())
 
     async def read(self, key: str) -> bytes:
         response = await self._s3.get_object(Bucket=self.bucket, Key=key)
