@@ -14,6 +14,7 @@ from contracts.events import (
     MAX_DIMENSION,
     MAX_FRAME_COUNT,
     MAX_OFFSET_SECONDS,
+    MAX_SEGMENTS,
     MIN_DIMENSION,
     EventData,
     ExtractionMode,
@@ -34,11 +35,13 @@ from contracts.events import (
     VideoProcessedV1,
     VideoProcessingProgressV1,
     VideoProcessingStartedV1,
+    VideoSegmentRequestedV1,
     VideoUploadedV1,
     WebhookDeliveryFailedV1,
     WebhookEndpointDisabledV1,
 )
 from contracts.registry import EVENT_TYPES, UnknownEventType, model_for
+from contracts.statuses import TERMINAL_STATUSES, VideoStatus
 from contracts.version import CONTRACT_VERSION
 
 __all__ = [
@@ -49,7 +52,9 @@ __all__ = [
     "MAX_DIMENSION",
     "MAX_FRAME_COUNT",
     "MAX_OFFSET_SECONDS",
+    "MAX_SEGMENTS",
     "MIN_DIMENSION",
+    "TERMINAL_STATUSES",
     "Envelope",
     "EventData",
     "ExtractionMode",
@@ -72,6 +77,8 @@ __all__ = [
     "VideoProcessedV1",
     "VideoProcessingProgressV1",
     "VideoProcessingStartedV1",
+    "VideoSegmentRequestedV1",
+    "VideoStatus",
     "VideoUploadedV1",
     "WebhookDeliveryFailedV1",
     "WebhookEndpointDisabledV1",

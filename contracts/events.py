@@ -1,232 +1,73 @@
 """The v1 event payloads (`data` of the envelope). One frozen model per event type, named in the past tense
 with its version. Consumers tolerate unknown fields (additive evolution): models ignore extras on input,
-while producers are held to the declared fields by type checking (pydantic's mypy plugin) and validation."""
+while producers are held to the declared fields by type checking (pydantic's mypy plugin) and validation.
+
+This module holds the videos' events and names every payload of the contract: accounts' events live in
+contracts.accounts, notices' in contracts.notices, the options in contracts.options, the vocabulary in
+contracts.values."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import ClassVar
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
+from contracts.accounts import RevocationReason, TokenRevokedV1, UserDeletedV1, UserRegisteredV1
+from contracts.base import EventData, ObjectRef, Payload, ProcessingError, ResultObject
+from contracts.notices import NotificationSentV1, WebhookDeliveryFailedV1, WebhookEndpointDisabledV1
+from contracts.options import ProcessingOptions
+from contracts.values import (
+    EXTENSIBLE_ENUM,
+    MAX_DIMENSION,
+    MAX_FRAME_COUNT,
+    MAX_OFFSET_SECONDS,
+    MAX_PREVIEWS,
+    MAX_SEGMENTS,
+    MIN_DIMENSION,
+    ExtractionMode,
+    FailureCode,
+    ImageFormat,
+    NonEmptyStr,
+    NotificationKind,
+    WebhookUrl,
+)
 
-class FailureCode(StrEnum):
-    INVALID_MEDIA = "invalid_media"
-    UNSUPPORTED_FORMAT = "unsupported_format"
-    NO_VIDEO_STREAM = "no_video_stream"
-    TOO_LONG = "too_long"
-    TOO_LARGE = "too_large"
-    TIMEOUT = "timeout"
-    RETRIES_EXHAUSTED = "retries_exhausted"
-
-
-class ImageFormat(StrEnum):
-    PNG = "png"
-    JPG = "jpg"
-    WEBP = "webp"  # added in 1.6.0
-
-
-class ExtractionMode(StrEnum):
-    """Which frames are taken (added in 1.6.0)."""
-
-    INTERVAL = "interval"  # the frame on screen every `interval_seconds`, or `count` frames evenly spread
-    KEYFRAMES = "keyframes"  # every keyframe: fast, the encoder decided where they are
-    SCENES = "scenes"  # the first frame, then one frame per scene change
-
-
-class NotificationKind(StrEnum):
-    PROCESSED = "processed"
-    FAILED = "failed"
-
-
-NonEmptyStr = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-MAX_PREVIEWS = 8
-# Bounds of the processing options: the one place the API, its OpenAPI document, the CLI and the web app take them.
-MAX_FRAME_COUNT = 100_000
-MAX_OFFSET_SECONDS = 86_400
-MIN_DIMENSION = 16
-MAX_DIMENSION = 7680
-# Marks an enum that may gain values in a minor version (the versioning rules say what a consumer then does).
-EXTENSIBLE_ENUM = "x-extensible-enum"
-WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class EventData(_Model):
-    """Base of every event payload. `event_type` is the versioned CloudEvents `type` and AMQP routing key."""
-
-    event_type: ClassVar[str]
-    summary: ClassVar[str]
-
-    def subject(self) -> str:
-        """The aggregate the event is about (the envelope's `subject`)."""
-        raise NotImplementedError
-
-
-class ObjectRef(_Model):
-    bucket: NonEmptyStr
-    key: NonEmptyStr
-
-
-class ResultObject(ObjectRef):
-    size_bytes: int = Field(ge=0)
-    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-
-
-class ProcessingOptions(_Model):
-    """What to extract. Every field added in 1.6.0 has a default that keeps the 1.0 behaviour (one PNG per second of
-    the whole video), so an event without them means what it always meant."""
-
-    interval_seconds: float = Field(default=1.0, ge=0.1, le=3600)
-    image_format: ImageFormat = Field(
-        default=ImageFormat.PNG,
-        description="An extensible enum: `webp` was added in 1.6.0.",
-        json_schema_extra={EXTENSIBLE_ENUM: True},
-    )
-    mode: ExtractionMode = Field(
-        default=ExtractionMode.INTERVAL,
-        description="Which frames are taken (1.6.0). An extensible enum.",
-        json_schema_extra={EXTENSIBLE_ENUM: True},
-    )
-    count: int | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_FRAME_COUNT,
-        description="Interval mode only: this many frames evenly spread over the range, the first at its start, "
-        "instead of one every `interval_seconds` (1.6.0).",
-    )
-    start_seconds: float = Field(default=0.0, ge=0, le=MAX_OFFSET_SECONDS, description="Start of the range (1.6.0).")
-    end_seconds: float | None = Field(
-        default=None,
-        gt=0,
-        le=MAX_OFFSET_SECONDS,
-        description="End of the range, exclusive; the video's end when absent or beyond it (1.6.0).",
-    )
-    width: int | None = Field(
-        default=None,
-        ge=MIN_DIMENSION,
-        le=MAX_DIMENSION,
-        description="Fit frames inside this width, aspect kept, never enlarged (1.6.0).",
-    )
-    height: int | None = Field(
-        default=None,
-        ge=MIN_DIMENSION,
-        le=MAX_DIMENSION,
-        description="Fit frames inside this height, aspect kept, never enlarged (1.6.0).",
-    )
-    quality: int | None = Field(
-        default=None,
-        ge=1,
-        le=100,
-        description="JPEG or WebP quality, 1 (smallest) to 100 (best); PNG is lossless and takes none (1.6.0).",
-    )
-    scene_threshold: float = Field(
-        default=0.3,
-        gt=0,
-        lt=1,
-        description="Scenes mode: how different a frame must be from the one before to start a scene (1.6.0).",
-    )
-    max_frames: int | None = Field(
-        default=None,
-        ge=1,
-        le=MAX_FRAME_COUNT,
-        description="Keyframes and scenes modes: stop after this many frames (1.6.0).",
-    )
-    skip_black_start: bool = Field(
-        default=False, description="Begin the range after the black frames a video opens with (1.6.0)."
-    )
-    storyboard: bool = Field(
-        default=False,
-        description="Also put a storyboard in the ZIP: one sprite sheet of small frames with a WebVTT and a JSON "
-        "index, for seek-bar previews (1.6.0).",
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> ProcessingOptions:
-        if self.count is not None and self.mode is not ExtractionMode.INTERVAL:
-            raise ValueError("count applies to the interval mode only")
-        if self.max_frames is not None and self.mode is ExtractionMode.INTERVAL:
-            raise ValueError("max_frames applies to the keyframes and scenes modes; use count in the interval mode")
-        if self.end_seconds is not None and self.end_seconds <= self.start_seconds:
-            raise ValueError("end_seconds must be after start_seconds")
-        if self.quality is not None and self.image_format is ImageFormat.PNG:
-            raise ValueError("quality applies to jpg and webp; png is lossless")
-        return self
-
-
-class ProcessingError(_Model):
-    code: FailureCode
-    message: Annotated[str, StringConstraints(max_length=2000)]
-
-
-class UserRegisteredV1(EventData):
-    event_type: ClassVar[str] = "auth.user.registered.v1"
-    summary: ClassVar[str] = "A user account was created."
-
-    user_id: UUID
-    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    registered_at: AwareDatetime
-
-    def subject(self) -> str:
-        return str(self.user_id)
-
-
-class RevocationReason(StrEnum):
-    LOGOUT = "logout"
-    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a password
-    ACCOUNT_DELETED = "account_deleted"
-
-
-class TokenRevokedV1(EventData):
-    event_type: ClassVar[str] = "auth.token.revoked.v1"
-    summary: ClassVar[str] = (
-        "Access tokens were revoked before they expire: one token (`jti`), or every token of the user issued "
-        "before `not_before`. Every service that verifies tokens refuses them until `expires_at`."
-    )
-
-    user_id: UUID
-    jti: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
-        default=None, description="The revoked token's `jti` (a sign-out), or null when `not_before` is set."
-    )
-    not_before: AwareDatetime | None = Field(
-        default=None,
-        description="Every token of the user whose `iat` is before this instant (whole seconds) is revoked "
-        "(a password change, a deleted account).",
-    )
-    expires_at: AwareDatetime = Field(
-        description="When the revoked tokens have all expired by themselves: the revocation can be forgotten then."
-    )
-    reason: RevocationReason
-    revoked_at: AwareDatetime
-
-    @model_validator(mode="after")
-    def _names_what_is_revoked(self) -> TokenRevokedV1:
-        if self.jti is None and self.not_before is None:
-            raise ValueError("a revocation names a token (jti) or a time (not_before)")
-        return self
-
-    def subject(self) -> str:
-        return str(self.user_id)
-
-
-class UserDeletedV1(EventData):
-    event_type: ClassVar[str] = "auth.user.deleted.v1"
-    summary: ClassVar[str] = (
-        "A user deleted their account: every service deletes what it holds about the user (videos, objects, "
-        "recipient record, webhook endpoints)."
-    )
-
-    user_id: UUID
-    deleted_at: AwareDatetime
-
-    def subject(self) -> str:
-        return str(self.user_id)
+__all__ = [
+    "EXTENSIBLE_ENUM",
+    "MAX_DIMENSION",
+    "MAX_FRAME_COUNT",
+    "MAX_OFFSET_SECONDS",
+    "MAX_PREVIEWS",
+    "MAX_SEGMENTS",
+    "MIN_DIMENSION",
+    "EventData",
+    "ExtractionMode",
+    "FailureCode",
+    "ImageFormat",
+    "NonEmptyStr",
+    "NotificationKind",
+    "NotificationSentV1",
+    "ObjectRef",
+    "Payload",
+    "ProcessingError",
+    "ProcessingOptions",
+    "ResultObject",
+    "RevocationReason",
+    "TokenRevokedV1",
+    "UserDeletedV1",
+    "UserRegisteredV1",
+    "VideoDeletedV1",
+    "VideoFailedV1",
+    "VideoProcessedV1",
+    "VideoProcessingProgressV1",
+    "VideoProcessingStartedV1",
+    "VideoSegmentRequestedV1",
+    "VideoUploadedV1",
+    "WebhookDeliveryFailedV1",
+    "WebhookEndpointDisabledV1",
+    "WebhookUrl",
+]
 
 
 class _VideoEvent(EventData):
@@ -240,6 +81,7 @@ class _VideoEvent(EventData):
 class VideoUploadedV1(_VideoEvent):
     event_type: ClassVar[str] = "video.uploaded.v1"
     summary: ClassVar[str] = "A video was stored and accepted for processing."
+    producers: ClassVar[tuple[str, ...]] = ("video_svc",)
 
     filename: NonEmptyStr
     content_type: NonEmptyStr
@@ -259,6 +101,7 @@ class VideoUploadedV1(_VideoEvent):
 class VideoProcessingStartedV1(_VideoEvent):
     event_type: ClassVar[str] = "video.processing.started.v1"
     summary: ClassVar[str] = "A worker started (or restarted) extracting frames from a video."
+    producers: ClassVar[tuple[str, ...]] = ("processor_svc",)
 
     attempt: int = Field(ge=1)
     started_at: AwareDatetime
@@ -267,6 +110,7 @@ class VideoProcessingStartedV1(_VideoEvent):
 class VideoProcessingProgressV1(_VideoEvent):
     event_type: ClassVar[str] = "video.processing.progress.v1"
     summary: ClassVar[str] = "Throttled progress of a running extraction."
+    producers: ClassVar[tuple[str, ...]] = ("processor_svc",)
 
     progress: float = Field(ge=0.0, le=1.0)
     frames_done: int = Field(ge=0)
@@ -275,6 +119,7 @@ class VideoProcessingProgressV1(_VideoEvent):
 class VideoProcessedV1(_VideoEvent):
     event_type: ClassVar[str] = "video.processed.v1"
     summary: ClassVar[str] = "The ZIP of frames is stored and ready to download."
+    producers: ClassVar[tuple[str, ...]] = ("processor_svc",)
 
     frame_count: int = Field(ge=0)
     duration_seconds: float = Field(ge=0)
@@ -296,6 +141,7 @@ class VideoProcessedV1(_VideoEvent):
 class VideoFailedV1(_VideoEvent):
     event_type: ClassVar[str] = "video.failed.v1"
     summary: ClassVar[str] = "Processing ended without a result; `error.code` says why."
+    producers: ClassVar[tuple[str, ...]] = ("processor_svc", "video_svc")
 
     error: ProcessingError
     attempts: int = Field(ge=0)
@@ -303,55 +149,32 @@ class VideoFailedV1(_VideoEvent):
     filename: NonEmptyStr | None = Field(default=None, description="The uploaded file's name (added in 1.1.0).")
 
 
+class VideoSegmentRequestedV1(_VideoEvent):
+    event_type: ClassVar[str] = "video.segment.requested.v1"
+    summary: ClassVar[str] = (
+        "One segment of a long video is to be extracted by whichever processor worker takes it (added in 1.7.0). "
+        "Internal to processor_svc: the plan it names is an object of the processor's own, and the video's outcome "
+        "is still one `video.processed.v1` or `video.failed.v1`."
+    )
+    producers: ClassVar[tuple[str, ...]] = ("processor_svc",)
+
+    run_id: UUID = Field(
+        description="The run of the extraction this segment belongs to: one per upload event, a new one when an "
+        "operator has a video processed again. A request of an earlier run is dropped."
+    )
+    index: int = Field(ge=0, lt=MAX_SEGMENTS, description="Which segment, from 0, in the order of the frames.")
+    segments: int = Field(ge=2, le=MAX_SEGMENTS, description="How many segments the video is split into.")
+
+    @model_validator(mode="after")
+    def _index_within(self) -> VideoSegmentRequestedV1:
+        if self.index >= self.segments:
+            raise ValueError(f"segment {self.index} of {self.segments} does not exist")
+        return self
+
+
 class VideoDeletedV1(_VideoEvent):
     event_type: ClassVar[str] = "video.deleted.v1"
     summary: ClassVar[str] = "The owner deleted a video; its source and result are removed."
+    producers: ClassVar[tuple[str, ...]] = ("video_svc",)
 
     deleted_at: AwareDatetime
-
-
-class NotificationSentV1(EventData):
-    event_type: ClassVar[str] = "notification.sent.v1"
-    summary: ClassVar[str] = "The owner of a video was notified of its outcome."
-
-    notification_id: UUID
-    user_id: UUID
-    video_id: UUID
-    kind: NotificationKind
-    channel: Annotated[str, StringConstraints(pattern=r"^email$")] = "email"
-    sent_at: datetime
-
-    def subject(self) -> str:
-        return str(self.user_id)
-
-
-class WebhookDeliveryFailedV1(EventData):
-    event_type: ClassVar[str] = "webhook.delivery.failed.v1"
-    summary: ClassVar[str] = "A webhook delivery gave up after its last retry: the event never reached the endpoint."
-
-    endpoint_id: UUID
-    owner_id: UUID
-    delivery_id: UUID
-    event_id: UUID = Field(description="The id of the event that was not delivered (its webhook-id).")
-    delivered_type: NonEmptyStr = Field(description="The type of the event that was not delivered.")
-    attempts: int = Field(ge=1)
-    last_error: Annotated[str, StringConstraints(max_length=2000)]
-    failed_at: AwareDatetime
-
-    def subject(self) -> str:
-        return str(self.endpoint_id)
-
-
-class WebhookEndpointDisabledV1(EventData):
-    event_type: ClassVar[str] = "webhook.endpoint.disabled.v1"
-    summary: ClassVar[str] = "A webhook endpoint failed every delivery for too long and was disabled."
-
-    endpoint_id: UUID
-    owner_id: UUID
-    url: WebhookUrl
-    failing_since: AwareDatetime
-    disabled_at: AwareDatetime
-    reason: Annotated[str, StringConstraints(max_length=2000)]
-
-    def subject(self) -> str:
-        return str(self.endpoint_id)

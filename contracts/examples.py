@@ -29,6 +29,7 @@ from contracts.events import (
     VideoProcessedV1,
     VideoProcessingProgressV1,
     VideoProcessingStartedV1,
+    VideoSegmentRequestedV1,
     VideoUploadedV1,
     WebhookDeliveryFailedV1,
     WebhookEndpointDisabledV1,
@@ -42,6 +43,7 @@ VIDEO_ID = UUID("8d0e6f52-2b1c-4a7e-8f3d-5e6a7b8c9d0e")
 NOTIFICATION_ID = UUID("c4a1e2d3-7b6f-4c5e-9a8d-0f1e2d3c4b5a")
 SIGNUP_REQUEST = "2f7c9e4a-1b3d-4c6e-8a0f-2b4d6e8f0a1c"
 UPLOAD_REQUEST = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+UPLOAD_EVENT = "1f6b8d4c-2e3a-4b7c-9d0e-8f1a2b3c4d5e"
 DELETE_REQUEST = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9"
 ENDPOINT_ID = UUID("6b7c8d9e-0f1a-4b2c-8d3e-4f5a6b7c8d9e")
 DELIVERY_ID = UUID("7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f")
@@ -76,6 +78,7 @@ _PAYLOADS: tuple[EventData, ...] = (
     ),
     VideoProcessingStartedV1(video_id=VIDEO_ID, owner_id=USER_ID, attempt=1, started_at=_at(9, 30, 2)),
     VideoProcessingProgressV1(video_id=VIDEO_ID, owner_id=USER_ID, progress=0.5, frames_done=90),
+    VideoSegmentRequestedV1(video_id=VIDEO_ID, owner_id=USER_ID, run_id=UUID(UPLOAD_EVENT), index=1, segments=4),
     VideoProcessedV1(
         video_id=VIDEO_ID,
         owner_id=USER_ID,
@@ -148,35 +151,40 @@ _HOPS: dict[str, _Hop] = {
     "auth.user.registered.v1": _Hop(
         "0e5a7c3b-1d2f-4a6b-8c9d-7e0f1a2b3c4d", "framepipe/auth_svc", SIGNUP_REQUEST, None, _at(9, 0)
     ),
-    "video.uploaded.v1": _Hop(
-        "1f6b8d4c-2e3a-4b7c-9d0e-8f1a2b3c4d5e", "framepipe/video_svc", UPLOAD_REQUEST, None, _at(9, 30)
-    ),
+    "video.uploaded.v1": _Hop(UPLOAD_EVENT, "framepipe/video_svc", UPLOAD_REQUEST, None, _at(9, 30)),
     "video.processing.started.v1": _Hop(
         "2a7c9e5d-3f4b-4c8d-8e1f-9a2b3c4d5e6f",
         "framepipe/processor_svc",
         UPLOAD_REQUEST,
-        "1f6b8d4c-2e3a-4b7c-9d0e-8f1a2b3c4d5e",
+        UPLOAD_EVENT,
         _at(9, 30, 2),
     ),
     "video.processing.progress.v1": _Hop(
         "3b8d0f6e-4a5c-4d9e-9f2a-0b3c4d5e6f7a",
         "framepipe/processor_svc",
         UPLOAD_REQUEST,
-        "1f6b8d4c-2e3a-4b7c-9d0e-8f1a2b3c4d5e",
+        UPLOAD_EVENT,
         _at(9, 30, 23),
+    ),
+    "video.segment.requested.v1": _Hop(
+        "2a7c9e1b-3d5f-4a6b-8c0d-1e2f3a4b5c6d",
+        "framepipe/processor_svc",
+        UPLOAD_REQUEST,
+        UPLOAD_EVENT,
+        _at(9, 30, 3),
     ),
     "video.processed.v1": _Hop(
         "4c9e1a7f-5b6d-4e0f-8a3b-1c4d5e6f7a8b",
         "framepipe/processor_svc",
         UPLOAD_REQUEST,
-        "1f6b8d4c-2e3a-4b7c-9d0e-8f1a2b3c4d5e",
+        UPLOAD_EVENT,
         _at(9, 30, 44),
     ),
     "video.failed.v1": _Hop(
         "5d0f2b8a-6c7e-4f1a-9b4c-2d5e6f7a8b9c",
         "framepipe/processor_svc",
         UPLOAD_REQUEST,
-        "1f6b8d4c-2e3a-4b7c-9d0e-8f1a2b3c4d5e",
+        UPLOAD_EVENT,
         _at(9, 30, 3),
     ),
     "video.deleted.v1": _Hop(

@@ -1,4 +1,4 @@
-"""The registry of event types: the one place that knows which versioned types exist."""
+"""The registry of event types: the one place that knows which versioned types exist, and who publishes each."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from contracts.events import (
     VideoProcessedV1,
     VideoProcessingProgressV1,
     VideoProcessingStartedV1,
+    VideoSegmentRequestedV1,
     VideoUploadedV1,
     WebhookDeliveryFailedV1,
     WebhookEndpointDisabledV1,
@@ -26,6 +27,7 @@ _MODELS: tuple[type[EventData], ...] = (
     VideoProcessedV1,
     VideoFailedV1,
     VideoDeletedV1,
+    VideoSegmentRequestedV1,
     NotificationSentV1,
     WebhookDeliveryFailedV1,
     WebhookEndpointDisabledV1,
@@ -45,3 +47,13 @@ def model_for(event_type: str) -> type[EventData]:
         return EVENT_TYPES[event_type]
     except KeyError:
         raise UnknownEventType(event_type) from None
+
+
+def producers_of(event_type: str) -> tuple[str, ...]:
+    """The services that publish the type (its model's `producers`)."""
+    return model_for(event_type).producers
+
+
+def types_produced_by(service: str) -> list[str]:
+    """The types the service publishes, in registry order."""
+    return [event_type for event_type, model in EVENT_TYPES.items() if service in model.producers]

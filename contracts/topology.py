@@ -62,6 +62,16 @@ PROCESSOR_VIDEO_UPLOADED = QueueSpec(
     retry_delays_ms=(2_000, 10_000, 30_000),
     description="Frame-extraction jobs.",
 )
+PROCESSOR_VIDEO_SEGMENTS = QueueSpec(
+    name="processor.video-segments",
+    owner="processor_svc",
+    binds=("video.segment.requested.v1",),
+    delivery_limit=3,
+    max_attempts=4,
+    retry_delays_ms=(2_000, 10_000, 30_000),
+    description="Segments of long videos, each extracted by whichever worker takes it; the last one stored is "
+    "gathered with the others into the video's ZIP.",
+)
 VIDEO_PROCESSING_UPDATES = QueueSpec(
     name="video.processing-updates",
     owner="video_svc",
@@ -76,8 +86,8 @@ VIDEO_PROCESSING_UPDATES = QueueSpec(
 VIDEO_DEAD_JOBS = QueueSpec(
     name="video.dead-jobs",
     owner="video_svc",
-    dead_letter_binds=(PROCESSOR_VIDEO_UPLOADED.name,),
-    description="Processing jobs that were dead-lettered: the video is marked failed (retries_exhausted).",
+    dead_letter_binds=(PROCESSOR_VIDEO_UPLOADED.name, PROCESSOR_VIDEO_SEGMENTS.name),
+    description="Processing jobs and segments that were dead-lettered: the video is marked failed (retries_exhausted).",
 )
 VIDEO_DELETED_OBJECTS = QueueSpec(
     name="video.deleted-objects",
@@ -155,6 +165,7 @@ QUEUES: dict[str, QueueSpec] = {
     spec.name: spec
     for spec in (
         PROCESSOR_VIDEO_UPLOADED,
+        PROCESSOR_VIDEO_SEGMENTS,
         VIDEO_PROCESSING_UPDATES,
         VIDEO_DEAD_JOBS,
         VIDEO_DELETED_OBJECTS,

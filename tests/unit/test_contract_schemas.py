@@ -18,18 +18,13 @@ from jsonschema import Draft202012Validator
 from contracts.envelope import amqp_headers, decode, encode
 from contracts.events import EXTENSIBLE_ENUM
 from contracts.examples import example, example_envelope
-from contracts.registry import EVENT_TYPES
-from contracts.schema import (
-    CHANGELOG,
-    asyncapi_document,
-    event_json_schema,
-    headers_json_schema,
-    html_document,
-    payload_json_schema,
-    producers,
-)
+from contracts.registry import EVENT_TYPES, producers_of
 from ops.cli import main
-from ops.schemas import export
+from ops.schemas.asyncapi import asyncapi_document
+from ops.schemas.changelog import CHANGELOG
+from ops.schemas.documents import export
+from ops.schemas.json_schemas import event_json_schema, headers_json_schema, payload_json_schema
+from ops.schemas.page import html_document
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs" / "events"
@@ -279,7 +274,7 @@ def test_the_headers_the_publisher_sets_match_the_documented_header_schema(event
 
 def test_every_registered_type_has_a_producer_and_a_changelog_entry() -> None:
     released = {t for release in CHANGELOG for t in release.types}
-    assert [t for t in EVENT_TYPES if not producers(t) or t not in released] == []
+    assert [t for t in EVENT_TYPES if not producers_of(t) or t not in released] == []
 
 
 # (d) HTML
