@@ -19,7 +19,17 @@ from pydantic import BaseModel, ValidationError
 
 from servicekit import tracing
 from servicekit.clients import Network, client_address, parse_networks
+from servicekit.cursors import InvalidCursor
 from servicekit.metrics import http_metrics_middleware, metrics_handler
+from servicekit.problems import (
+    INVALID_CURSOR,
+    NOT_FOUND,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_ERROR,
+    ProblemEntry,
+    ProblemTable,
+    problem_of,
+)
 from servicekit.problems import Problem as Problem  # re-exported: services raise it from here
 from servicekit.sessions import carries_credentials, served_over_https
 
@@ -48,6 +58,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 READINESS_CHECKS = web.AppKey("readiness_checks", dict[str, Readiness])
 OPENAPI = web.AppKey("openapi", dict[str, Any])
+PROBLEMS = web.AppKey("problems", dict[type[Exception], ProblemEntry])
 SERVICE_NAME = web.AppKey("service_name", str)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple[Network, ...])
 CLIENT_ADDRESS = web.RequestKey("client_address", str)
@@ -73,15 +84,15 @@ def problem_response(request: web.Request, problem: Problem) -> web.Response:
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
-    404: "not_found",
+    404: NOT_FOUND.code,
     405: "method_not_allowed",
     406: "not_acceptable",
     408: "request_timeout",
     411: "length_required",
     413: "request_too_large",
     414: "uri_too_long",
-    415: "unsupported_media_type",
-    422: "validation_error",
+    415: UNSUPPORTED_MEDIA_TYPE.code,
+    422: VALIDATION_ERROR.code,
     429: "too_many_requests",
     431: "headers_too_large",
 }
@@ -153,9 +164,12 @@ async def tracing_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 def _error_response(request: web.Request, exc: Exception) -> web.StreamResponse:
-    """Every error as problem+json; redirects raised as exceptions pass through."""
+    """Every error as problem+json (a domain error as the app's problem table says, see `add_problems`);
+    redirects raised as exceptions pass through."""
     if isinstance(exc, Problem):
         return problem_response(request, exc)
+    if (problem := problem_of(request.app[PROBLEMS], exc)) is not None:
+        return problem_response(request, problem)
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             raise exc
@@ -229,6 +243,8 @@ def base_app(
     app[SERVICE_NAME] = service
     app[TRUSTED_PROXIES] = parse_networks(trusted_proxies)
     app[READINESS_CHECKS] = {}
+    problems: dict[type[Exception], ProblemEntry] = {InvalidCursor: INVALID_CURSOR}  # every paged list's cursor
+    app[PROBLEMS] = problems
     app.on_response_prepare.append(protective_headers)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -259,6 +275,11 @@ def openapi_path(service: str) -> str:
     return f"/openapi/{service.removesuffix('_svc')}.json"
 
 
+def add_problems(app: web.Application, table: ProblemTable) -> None:
+    """The service's domain errors, answered as problem+json wherever a handler raises them."""
+    app[PROBLEMS].update(table)
+
+
 def add_readiness_check(app: web.Application, name: str, check: ReadinessCheck, *, required: bool = True) -> None:
     app[READINESS_CHECKS][name] = Readiness(check, required)
 
@@ -270,7 +291,7 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
     """Read a JSON body into a model: 415 for another content type, 400 for malformed JSON, 422 naming the
     fields that are wrong."""
     if request.content_type != "application/json":
-        raise Problem(415, "unsupported_media_type", "Send a JSON body (Content-Type: application/json).")
+        raise UNSUPPORTED_MEDIA_TYPE("Send a JSON body (Content-Type: application/json).")
     try:
         payload = await request.json()
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep to parse
@@ -291,7 +312,7 @@ def validate(model: type[M], payload: Any) -> M:
                 for err in exc.errors(include_url=False, include_input=False)
             ]
     fields = ", ".join(e["field"] for e in errors)
-    raise Problem(422, "validation_error", "The request is not valid.", f"Invalid: {fields}", errors=errors)
+    raise VALIDATION_ERROR(f"Invalid: {fields}", errors=errors)
 
 
 def _fields_with_nul(payload: Any) -> list[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 
+from contracts import MAX_SEGMENTS
+
 
 def source_key(owner_id: uuid.UUID, video_id: uuid.UUID) -> str:
     return f"sources/{owner_id}/{video_id}"
@@ -27,3 +29,30 @@ def _previews_of(video_id: uuid.UUID) -> str:
 def is_preview_of(video_id: uuid.UUID, key: str) -> bool:
     number = key.removeprefix(_previews_of(video_id)).removesuffix(".jpg")
     return key.startswith(_previews_of(video_id)) and number.isdigit() and key == preview_key(video_id, int(number))
+
+
+def _segments_of(video_id: uuid.UUID) -> str:
+    # Under results/ too: written by the processor only, and expired with the ZIPs if a run never finished.
+    return f"results/segments/{video_id}/"
+
+
+def segment_plan_key(video_id: uuid.UUID) -> str:
+    """What a long video's extraction was split into (processor_svc/fanout.py)."""
+    return f"{_segments_of(video_id)}plan.json"
+
+
+def segment_key(video_id: uuid.UUID, index: int) -> str:
+    """The frames one segment made, as a ZIP of its own until they are gathered into the video's."""
+    return f"{_segments_of(video_id)}{index:02d}.zip"
+
+
+def assembly_claim_key(video_id: uuid.UUID) -> str:
+    """Created once, by the one worker that gathers the segments: whoever else finds every segment stored too
+    leaves the gathering to it."""
+    return f"{_segments_of(video_id)}assembly"
+
+
+def segment_keys(video_id: uuid.UUID) -> list[str]:
+    """Every key a split extraction may have written (no listing needed: the services may not list the bucket)."""
+    parts = [segment_key(video_id, index) for index in range(MAX_SEGMENTS)]
+    return [segment_plan_key(video_id), assembly_claim_key(video_id), *parts]

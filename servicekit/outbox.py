@@ -20,6 +20,7 @@ import structlog
 from contracts.envelope import Envelope, amqp_headers, encode
 from servicekit import inbox, tracing
 from servicekit.bus.publisher import Publisher, PublishError
+from servicekit.cancellation import wait_at_most
 from servicekit.metrics import OUTBOX_OLDEST_AGE, OUTBOX_PENDING
 from servicekit.pglisten import wake_on_notify
 
@@ -99,8 +100,7 @@ class OutboxRelay:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 if published < self._batch_size:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                    await wait_at_most(self._wake, self._poll_interval)
                     self._wake.clear()
         finally:
             listener.cancel()

@@ -10,6 +10,8 @@ from collections.abc import Callable
 import asyncpg
 import structlog
 
+from servicekit.cancellation import raise_if_cancelled
+
 log = structlog.get_logger(__name__)
 
 
@@ -30,6 +32,7 @@ async def listen(
         conn: asyncpg.Connection | None = None
         try:
             conn = await asyncpg.connect(dsn, timeout=10, server_settings=settings)
+            raise_if_cancelled()  # a stop that came as the connection opened, which connect may have swallowed
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _c, lost=lost: lost.set())
             await conn.add_listener(channel, lambda _c, _pid, _ch, payload: on_notify(payload))

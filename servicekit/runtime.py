@@ -42,6 +42,10 @@ CLOSE_TIMEOUT = 5.0
 S = TypeVar("S", bound=BaseServiceSettings)
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+Bindings = Sequence[tuple[QueueSpec, Mapping[str, Handler] | Batched]]
+# Called once the resources the handlers need are open (the cleanup contexts before `consumers`), with the app
+# that holds them: handlers receive those resources as plain arguments, never look them up per message.
+BindingsFactory = Callable[[web.Application], Bindings]
 
 
 def database(settings: DatabaseSettings, migrations_dir: Path) -> CleanupCtx:
@@ -127,17 +131,18 @@ def outbox_relay(settings: DatabaseSettings, service: str) -> CleanupCtx:
 
 def consumers(
     service: str,
-    bindings: Sequence[tuple[QueueSpec, Mapping[str, Handler] | Batched]],
+    bindings: BindingsFactory,
     *,
     prefetch: int = 10,
     use_database: bool = True,
     grace_seconds: float = 10.0,
 ) -> CleanupCtx:
-    """One consumer per binding: per-message handlers, or `Batched` ones (which need the database)."""
+    """One consumer per binding: per-message handlers, or `Batched` ones (which need the database). `bindings`
+    is called when this context is entered, so it must come after the contexts that open what it uses."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         started: list[Consumer] = []
-        for spec, handlers in bindings:
+        for spec, handlers in bindings(app):
             consumer: Consumer
             if isinstance(handlers, Batched):
                 consumer = BatchConsumer(

@@ -60,40 +60,23 @@ class Storage:
         digest = hashlib.sha256()
         buffer = bytearray()
         size = 0
-        upload_id: str | None = None
-        parts: list[dict[str, Any]] = []
-        pending: set[asyncio.Task[None]] = set()
+        upload = _Multipart(self, key, created_with)
         try:
             async for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
                 buffer += chunk
                 while len(buffer) >= PART_SIZE:
-                    if upload_id is None:
-                        created = await self._s3.create_multipart_upload(Bucket=self.bucket, Key=key, **created_with)
-                        upload_id = created["UploadId"]
                     with memoryview(buffer) as view:
                         part = bytes(view[:PART_SIZE])
                     del buffer[:PART_SIZE]  # in place: no second copy of the remainder
-                    pending = await self._send_part(pending, key, upload_id, len(parts) + 1, part, parts)
-            if upload_id is None:
+                    await upload.send(part)
+            if not upload.started:
                 await self._s3.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer), **created_with)
             else:
-                if buffer or not parts:
-                    pending = await self._send_part(pending, key, upload_id, len(parts) + 1, bytes(buffer), parts)
-                await _gather(pending)
-                ordered = sorted(parts, key=lambda p: p["PartNumber"])
-                await self._s3.complete_multipart_upload(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": ordered}
-                )
+                await upload.complete(bytes(buffer))
         except BaseException:
-            for task in pending:
-                task.cancel()
-            if upload_id is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(
-                        self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-                    )
+            await upload.abort()
             raise
         return StoredObject(key=key, size_bytes=size, sha256=digest.hexdigest())
 
@@ -101,31 +84,16 @@ class Storage:
         """A small object in one request."""
         await self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
-    async def _send_part(
-        self,
-        pending: set[asyncio.Task[None]],
-        key: str,
-        upload_id: str,
-        number: int,
-        data: bytes,
-        parts: list[dict[str, Any]],
-    ) -> set[asyncio.Task[None]]:
-        parts.append({"PartNumber": number, "ETag": None})
-        entry = parts[-1]
-
-        async def upload() -> None:
-            response = await self._s3.upload_part(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-            )
-            entry["ETag"] = response["ETag"]
-
-        pending = set(pending)
-        pending.add(asyncio.create_task(upload()))
-        if len(pending) >= MAX_PARTS_IN_FLIGHT:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        return pending
+    async def create(self, key: str, data: bytes, content_type: str) -> bool:
+        """A small object stored only if `key` holds none yet (a conditional write: of writers racing for a key,
+        exactly one wins). False when the key was taken."""
+        try:
+            await self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
+        except self._s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                return False
+            raise  # 409 ConditionalRequestConflict (a write in flight) included: the caller retries
+        return True
 
     async def download_to(self, key: str, path: Path, chunk_size: int = 1024 * 1024) -> StoredObject:
         """Stream `key` into `path`; its size and SHA-256 are taken on the way, so nobody reads the file again
@@ -209,6 +177,59 @@ class Storage:
             await self._s3.head_bucket(Bucket=self.bucket)
         except self._s3.exceptions.ClientError:
             await self._s3.create_bucket(Bucket=self.bucket)
+
+
+class _Multipart:
+    """A multipart upload, created with its first part; up to MAX_PARTS_IN_FLIGHT parts on their way at once."""
+
+    def __init__(self, storage: Storage, key: str, created_with: dict[str, str]) -> None:
+        self._s3, self._bucket, self._key, self._created_with = storage._s3, storage.bucket, key, created_with
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._pending: set[asyncio.Task[None]] = set()
+
+    @property
+    def started(self) -> bool:
+        return self._upload_id is not None
+
+    async def send(self, data: bytes) -> None:
+        if self._upload_id is None:
+            created = await self._s3.create_multipart_upload(Bucket=self._bucket, Key=self._key, **self._created_with)
+            self._upload_id = created["UploadId"]
+        upload_id = self._upload_id
+        entry: dict[str, Any] = {"PartNumber": len(self._parts) + 1, "ETag": None}
+        self._parts.append(entry)
+
+        async def upload() -> None:
+            response = await self._s3.upload_part(
+                Bucket=self._bucket, Key=self._key, UploadId=upload_id, PartNumber=entry["PartNumber"], Body=data
+            )
+            entry["ETag"] = response["ETag"]
+
+        self._pending.add(asyncio.create_task(upload()))
+        if len(self._pending) >= MAX_PARTS_IN_FLIGHT:
+            done, self._pending = await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+
+    async def complete(self, last: bytes) -> None:
+        if last or not self._parts:
+            await self.send(last)
+        await _gather(self._pending)
+        self._pending = set()
+        ordered = sorted(self._parts, key=lambda p: p["PartNumber"])
+        await self._s3.complete_multipart_upload(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": ordered}
+        )
+
+    async def abort(self) -> None:
+        for task in self._pending:
+            task.cancel()
+        if self._upload_id is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(
+                    self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id)
+                )
 
 
 def _not_found(exc: Any) -> bool:

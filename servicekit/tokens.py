@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwk, jwt
 from jose.exceptions import JOSEError
 
-from servicekit.http import Problem
+from servicekit.problems import ProblemType
 from servicekit.revocations import DenyList
 from servicekit.sessions import SAFE_METHODS, check_same_origin, session_token
 
@@ -223,30 +223,25 @@ def authenticated_user(request: web.Request) -> Claims:
     else:
         scheme, _, token = (header or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Problem(
-                401,
-                "missing_token",
-                "Authentication required.",
-                headers={"WWW-Authenticate": 'Bearer realm="framepipe"'},
-            )
+            raise MISSING_TOKEN()
     try:
         return request.app[TOKEN_VERIFIER].verify(token.strip())
     except RevokedToken:
-        raise revoked_token() from None
+        raise TOKEN_REVOKED() from None
     except InvalidToken:
-        raise invalid_token() from None
+        raise INVALID_TOKEN() from None
 
 
 _INVALID_TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'}
 
-
-def revoked_token() -> Problem:
-    """401 for a genuine token that was revoked: the client must sign in again."""
-    return Problem(
-        401, "token_revoked", "The access token was revoked; sign in again.", headers=_INVALID_TOKEN_CHALLENGE
-    )
-
-
-def invalid_token() -> Problem:
-    """401 for a token that cannot be trusted (or names a user that is gone)."""
-    return Problem(401, "invalid_token", "The access token is invalid or expired.", headers=_INVALID_TOKEN_CHALLENGE)
+MISSING_TOKEN = ProblemType(
+    401, "missing_token", "Authentication required.", headers={"WWW-Authenticate": 'Bearer realm="framepipe"'}
+)
+# A genuine token that was revoked: the client must sign in again.
+TOKEN_REVOKED = ProblemType(
+    401, "token_revoked", "The access token was revoked; sign in again.", headers=_INVALID_TOKEN_CHALLENGE
+)
+# A token that cannot be trusted (or names a user that is gone).
+INVALID_TOKEN = ProblemType(
+    401, "invalid_token", "The access token is invalid or expired.", headers=_INVALID_TOKEN_CHALLENGE
+)

@@ -1,7 +1,7 @@
 """The event bus on RabbitMQ: robust connection, idempotent topology, confirmed publisher, consumer wrapper."""
 
 from servicekit.bus.connection import check_broker, connect
-from servicekit.bus.consumer import Consumer, Handler, MessageContext, PermanentError
+from servicekit.bus.consumer import Consumer, Handler, MessageContext, PermanentError, once_id
 from servicekit.bus.publisher import Publisher, PublishError
 from servicekit.bus.topology import declare_queue, declare_topology
 
@@ -16,4 +16,5 @@ __all__ = [
     "connect",
     "declare_queue",
     "declare_topology",
+    "once_id",
 ]

@@ -158,10 +158,10 @@ class BatchConsumer(Consumer):
         await self._ack_due()
         await super().stop(grace)
 
-    def _handles(self, event_type: str) -> bool:
+    def handles(self, event_type: str) -> bool:
         return event_type in self._batch_handlers
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
         if self._stopping:
             return
         self._acks.delivered(message)
@@ -186,7 +186,7 @@ class BatchConsumer(Consumer):
         items: list[_Item] = []
         for message in messages:
             structlog.contextvars.clear_contextvars()
-            decoded = await self._decode(message)
+            decoded = await self.decode_delivery(message)
             if decoded is None:
                 self._acks.settled(message)  # parked
             else:
@@ -206,7 +206,7 @@ class BatchConsumer(Consumer):
     async def _ack_due(self) -> None:
         due = self._acks.ready()
         if due is not None:
-            await self._ack(due, multiple=True)
+            await self.ack(due, multiple=True)
 
     async def _run_batch(self, items: list[_Item], *, reprocess: bool) -> None:
         BATCH_SIZE.labels(self._service, self.spec.name).observe(len(items))
@@ -228,17 +228,17 @@ class BatchConsumer(Consumer):
                 tracing.failed(item.span, result)
             item.span.end()
             if isinstance(result, Exception):
-                await self._failed(item.message, result, item.envelope.type, item.attempt)
+                await self.failed(item.message, result, item.envelope.type, item.attempt)
                 self._acks.settled(item.message)
             elif reprocess:
-                await self._settle(item.message, item.envelope.type, result)
+                await self.settle(item.message, item.envelope.type, result)
                 self._acks.settled(item.message)
             else:
                 handled.append((item, result))
                 self._acks.handled(item.message)
         for item, outcome in handled:
             bind_log_context(item.envelope, self.spec.name)
-            self._count_settled(item.envelope.type, outcome)
+            self.count_settled(item.envelope.type, outcome)
 
     async def _handle(self, items: list[_Item], reprocess: bool) -> list[Exception | str]:
         """One transaction for the batch; returns per item "ack", "duplicate" or the item's exception."""

@@ -69,26 +69,43 @@ class MessageContext:
         assert self.conn is not None, "this consumer has no database"
         return self.conn
 
-    def follow_up(self, data: EventData, source: str, *, once_per_cause: bool = False) -> Envelope[EventData]:
+    def follow_up(
+        self, data: EventData, source: str, *, once_per_cause: bool = False, event_id: uuid.UUID | None = None
+    ) -> Envelope[EventData]:
         """An event caused by this one: same correlation id, causation id = this event's id.
 
-        `once_per_cause`: the event id is derived from this event's id and the new event's type, so handling this
-        event again (a redelivery after a lost ack, a retry after a lost confirm) publishes the very same event,
-        which every consumer's inbox then drops, instead of a second one."""
+        `once_per_cause`: the event id is derived from this event's id and the new event's type (`once_id`), so
+        handling this event again (a redelivery after a lost ack, a retry after a lost confirm) publishes the very
+        same event, which every consumer's inbox then drops, instead of a second one. `event_id`: an id derived
+        by the caller, from an earlier event of the chain."""
+        if once_per_cause:
+            event_id = once_id(self.envelope.id, data.event_type)
         envelope = new_envelope(
             data,
             source=source,
             correlation_id=self.envelope.correlationid,
             causation_id=str(self.envelope.id),
-            event_id=uuid.uuid5(self.envelope.id, data.event_type) if once_per_cause else None,
+            event_id=event_id,
         )
         return tracing.stamp(envelope, self.trace)
+
+
+def once_id(cause: uuid.UUID, name: str) -> uuid.UUID:
+    """The id of the one event named `name` (its type, and what tells it from its siblings) that `cause` leads to."""
+    return uuid.uuid5(cause, name)
 
 
 Handler = Callable[[Any, MessageContext], Awaitable[None]]
 
 
 class Consumer:
+    """Consumes one queue: each delivery decoded, handled (through the inbox when the service has a database),
+    then acknowledged, retried or parked.
+
+    The steps of a delivery are the surface a subclass composes: `on_message` (the broker's callback) and `handles`
+    (which types it takes) are what it may override; `decode_delivery`, `failed`, `settle`, `count_settled` and
+    `ack` are what it calls. BatchConsumer gathers deliveries this way and handles them in one transaction."""
+
     def __init__(
         self,
         connection: AbstractRobustConnection,
@@ -123,7 +140,7 @@ class Consumer:
         await self._channel.set_qos(prefetch_count=self._prefetch)
         # Declared (passively) rather than fetched: a robust channel restores consumers only on queues it declared.
         self._queue = await self._channel.declare_queue(self.spec.name, passive=True)
-        self._tag = await self._queue.consume(self._on_message)
+        self._tag = await self._queue.consume(self.on_message)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking messages, let running handlers finish within `grace`, then cancel the rest (their
@@ -141,7 +158,7 @@ class Consumer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._channel.close(), 5)
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
         # aiormq cancels delivery callbacks when their channel closes. A consumer with an inbox must not be cut
         # off half-way (an e-mail sent, its transaction rolled back, then sent again on redelivery): its
         # handler runs in a task of our own and finishes, and the redelivery is dropped by the inbox. A
@@ -153,7 +170,7 @@ class Consumer:
 
     async def _process(self, message: AbstractIncomingMessage) -> None:
         structlog.contextvars.clear_contextvars()
-        decoded = await self._decode(message)
+        decoded = await self.decode_delivery(message)
         if decoded is None:
             return
         envelope, attempt = decoded
@@ -166,14 +183,14 @@ class Consumer:
                 raise
             except Exception as exc:
                 tracing.failed(span, exc)
-                await self._failed(message, exc, envelope.type, attempt)
+                await self.failed(message, exc, envelope.type, attempt)
                 return
             finally:
                 elapsed = time.perf_counter() - started
                 HANDLER_LATENCY.labels(self._service, self.spec.name, envelope.type).observe(elapsed)
-            await self._settle(message, envelope.type, outcome)
+            await self.settle(message, envelope.type, outcome)
 
-    async def _decode(self, message: AbstractIncomingMessage) -> tuple[Envelope[EventData], int] | None:
+    async def decode_delivery(self, message: AbstractIncomingMessage) -> tuple[Envelope[EventData], int] | None:
         """The message's envelope and attempt number, with its log context bound; None when it was parked
         instead (malformed, or a type this consumer has no handler for)."""
         # Handler starts so far: retries carry our attempt header; crashes and lost connections show up in
@@ -188,15 +205,15 @@ class Consumer:
             await self._park(message, "malformed", str(exc), "unknown", attempt)
             return None
         bind_log_context(envelope, self.spec.name)
-        if not self._handles(envelope.type):
+        if not self.handles(envelope.type):
             await self._park(message, "unhandled_type", f"no handler for {envelope.type}", envelope.type, attempt)
             return None
         return envelope, attempt
 
-    def _handles(self, event_type: str) -> bool:
+    def handles(self, event_type: str) -> bool:
         return event_type in self._handlers
 
-    async def _failed(self, message: AbstractIncomingMessage, exc: Exception, event_type: str, attempt: int) -> None:
+    async def failed(self, message: AbstractIncomingMessage, exc: Exception, event_type: str, attempt: int) -> None:
         """A handler failed on this message: park it (PermanentError) or retry it."""
         if isinstance(exc, PermanentError):
             log.error("handler_permanent_error", error=str(exc)[:500], attempt=attempt)
@@ -227,11 +244,11 @@ class Consumer:
             await handler(envelope.data, context)
         return "ack"
 
-    async def _settle(self, message: AbstractIncomingMessage, event_type: str, outcome: str) -> None:
-        await self._ack(message)
-        self._count_settled(event_type, outcome)
+    async def settle(self, message: AbstractIncomingMessage, event_type: str, outcome: str) -> None:
+        await self.ack(message)
+        self.count_settled(event_type, outcome)
 
-    def _count_settled(self, event_type: str, outcome: str) -> None:
+    def count_settled(self, event_type: str, outcome: str) -> None:
         """The metric and log line of a handled message (its log context is bound)."""
         MESSAGES_CONSUMED.labels(self._service, self.spec.name, event_type, outcome).inc()
         log.info("message_handled", outcome=outcome)
@@ -284,10 +301,10 @@ class Consumer:
                 await asyncio.sleep(1)
                 await message.nack(requeue=True)
             return False
-        await self._ack(message)
+        await self.ack(message)
         return True
 
-    async def _ack(self, message: AbstractIncomingMessage, *, multiple: bool = False) -> None:
+    async def ack(self, message: AbstractIncomingMessage, *, multiple: bool = False) -> None:
         try:
             await message.ack(multiple=multiple)
         except Exception as exc:  # channel lost: the broker redelivers and the inbox drops the duplicate

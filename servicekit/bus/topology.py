@@ -82,7 +82,7 @@ def return_key(spec: QueueSpec) -> str:
 async def _declare_retry_queue(channel: AbstractChannel, spec: QueueSpec, tier: int, delay_ms: int) -> None:
     """A message waits out its delay here, then expires back into the consumer queue. It comes in and goes back
     through the dead-letter exchange, where a service's broker user may publish only its own queues' keys: no
-    service needs the default exchange, which would let it put anything into any queue (ops/brokerusers.py)."""
+    service needs the default exchange, which would let it put anything into any queue (ops/bus/brokerusers.py)."""
     name = spec.retry_queue(tier)
     try:
         retry = await channel.declare_queue(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from servicekit.cursors import MAX_SEQ, InvalidCursor, decode_cursor, encode_cursor
 from servicekit.http import Problem, validate
+from servicekit.problems import NOT_FOUND, ProblemType, problem_of
 from servicekit.storage import content_disposition
 
 
@@ -49,6 +50,40 @@ def test_cursors_are_only_numbers_a_database_could_have_handed_out() -> None:
     for forged in (encode_cursor("n:", MAX_SEQ + 1), encode_cursor("n:", 10**40), "!!", encode_cursor("m:", 1)):
         with pytest.raises(InvalidCursor):
             decode_cursor("n:", forged)
+
+
+class Throttled(Exception):
+    retry_after = 7
+
+
+class RegistrationsThrottled(Throttled):
+    pass
+
+
+def test_a_domain_error_is_answered_by_its_own_entry_or_else_its_base_classes() -> None:
+    throttled = ProblemType(429, "throttled", "Slow down.", headers={"Retry-After": "1"})
+    table = {
+        Throttled: throttled,
+        RegistrationsThrottled: lambda e: throttled(f"wait {e.retry_after}s", retry_after=e.retry_after),
+    }
+    own = problem_of(table, RegistrationsThrottled())
+    inherited = problem_of(table, type("Other", (Throttled,), {})())
+    assert own is not None
+    assert inherited is not None
+    assert (own.status, own.code, own.detail, own.extra) == (429, "throttled", "wait 7s", {"retry_after": 7})
+    assert (inherited.code, inherited.detail, inherited.headers) == ("throttled", None, {"Retry-After": "1"})
+    assert problem_of(table, ValueError()) is None
+
+
+def test_a_kind_of_problem_told_with_its_own_detail_keeps_its_code_and_title() -> None:
+    missing = NOT_FOUND.with_detail("No such video.")()
+    assert (missing.status, missing.code, missing.title, missing.detail) == (
+        404,
+        "not_found",
+        "Not Found",
+        "No such video.",
+    )
+    assert NOT_FOUND().detail is None
 
 
 @pytest.mark.parametrize(
