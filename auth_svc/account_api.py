@@ -9,12 +9,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from auth_svc import lifecycle
-from auth_svc.api import ACCOUNTS, SETTINGS, Password, token_response, too_many_attempts
+from auth_svc.api import ACCOUNTS, SETTINGS, Password, token_response
 from auth_svc.lifecycle import WrongPassword
-from auth_svc.service import TooManyAttempts, UnknownUser
-from servicekit.http import Problem, client_of, correlation_id, parse_json
+from auth_svc.schemas import AccountDeleted
+from servicekit.http import add_problems, client_of, correlation_id, parse_json
+from servicekit.problems import ProblemTable, ProblemType
 from servicekit.sessions import check_same_origin, clear_session_cookie, session_token, set_session_cookie
-from servicekit.tokens import TOKEN_VERIFIER, Claims, InvalidToken, authenticated_user, invalid_token
+from servicekit.tokens import TOKEN_VERIFIER, Claims, InvalidToken, authenticated_user
 
 CurrentPassword = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
@@ -69,12 +70,9 @@ async def change_password(request: web.Request) -> web.Response:
     claims = authenticated_user(request)
     body = await parse_json(request, PasswordChange)
     accounts = request.app[ACCOUNTS]
-    try:
-        issued = await lifecycle.change_password(
-            accounts, claims, body.current_password, body.new_password, client_of(request), correlation_id(request)
-        )
-    except (WrongPassword, TooManyAttempts, UnknownUser) as exc:
-        raise _confirmation_problem(exc) from None
+    issued = await lifecycle.change_password(
+        accounts, claims, body.current_password, body.new_password, client_of(request), correlation_id(request)
+    )
     if "Authorization" in request.headers:
         return token_response(issued)
     response = web.Response(status=204, headers={"Cache-Control": "no-store"})
@@ -88,28 +86,23 @@ async def delete_account(request: web.Request) -> web.Response:
     webhook endpoints when `auth.user.deleted.v1` reaches them."""
     claims = authenticated_user(request)
     body = await parse_json(request, AccountDeletion)
-    try:
-        deleted_at = await lifecycle.delete_account(
-            request.app[ACCOUNTS], claims, body.password, client_of(request), correlation_id(request)
-        )
-    except (WrongPassword, TooManyAttempts, UnknownUser) as exc:
-        raise _confirmation_problem(exc) from None
-    body_out = {"user_id": str(claims.user_id), "deleted_at": deleted_at.isoformat()}
-    response = web.json_response(body_out, status=202, headers={"Cache-Control": "no-store"})
+    deleted_at = await lifecycle.delete_account(
+        request.app[ACCOUNTS], claims, body.password, client_of(request), correlation_id(request)
+    )
+    body_out = AccountDeleted(user_id=claims.user_id, deleted_at=deleted_at)
+    response = web.json_response(body_out.model_dump(mode="json"), status=202, headers={"Cache-Control": "no-store"})
     clear_session_cookie(response)
     return response
 
 
-def _confirmation_problem(exc: Exception) -> Problem:
-    """A wrong password is 403, not 401: the session is still valid, only the confirmation failed."""
-    if isinstance(exc, TooManyAttempts):
-        return too_many_attempts(exc)
-    if isinstance(exc, UnknownUser):
-        return invalid_token()
-    return Problem(403, "wrong_password", "The password is wrong.", "Give the account's current password.")
+# A wrong password is 403, not 401: the session is still valid, only the confirmation failed.
+PROBLEMS: ProblemTable = {
+    WrongPassword: ProblemType(403, "wrong_password", "The password is wrong.", "Give the account's current password.")
+}
 
 
 def add_routes(app: web.Application) -> None:
+    add_problems(app, PROBLEMS)
     app.router.add_post("/logout", logout)
     app.router.add_delete("/session", end_session)
     app.router.add_post("/password", change_password)

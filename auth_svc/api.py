@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from auth_svc import service
+from auth_svc import schemas, service
 from auth_svc.service import (
     Accounts,
     EmailTaken,
@@ -18,13 +19,15 @@ from auth_svc.service import (
     IssuedToken,
     SessionTooOld,
     TooManyAttempts,
+    TooManyRegistrations,
     UnknownUser,
 )
 from auth_svc.settings import Settings
 from auth_svc.store import User
-from servicekit.http import Problem, client_of, correlation_id, parse_json
+from servicekit.http import Problem, add_problems, client_of, correlation_id, parse_json
+from servicekit.problems import ProblemTable, ProblemType
 from servicekit.sessions import check_same_origin, set_session_cookie
-from servicekit.tokens import TOKEN_VERIFIER, Claims, authenticated_user, invalid_token
+from servicekit.tokens import INVALID_TOKEN, TOKEN_VERIFIER, Claims, authenticated_user
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SETTINGS = web.AppKey("auth_settings", Settings)
@@ -49,8 +52,18 @@ def _blank_to_none(value: str | None) -> str | None:
     return (value.strip() or None) if value is not None else None
 
 
-Email = Annotated[str, StringConstraints(min_length=1, max_length=320), AfterValidator(normalise_email)]
-Name = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, AfterValidator(_blank_to_none)]
+# The document says what normalise_email lets through (at most 254 characters, an address); the model reads more.
+Email = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=320),
+    AfterValidator(normalise_email),
+    Field(json_schema_extra={"format": "email", "maxLength": 254}),
+]
+Name = Annotated[
+    Annotated[str, StringConstraints(max_length=200)] | None,
+    AfterValidator(_blank_to_none),
+    Field(description="Blank is stored as null."),
+]
 
 
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]  # the rules of a new password
@@ -71,27 +84,16 @@ class LoginRequest(BaseModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
-def _user_body(user: User) -> dict[str, Any]:
-    return {"id": str(user.id), "email": user.email, "name": user.name, "created_at": user.created_at.isoformat()}
+def _user_answer(user: User) -> schemas.User:
+    return schemas.User(id=user.id, email=user.email, name=user.name, created_at=user.created_at)
 
 
 async def register(request: web.Request) -> web.Response:
     body = await parse_json(request, RegisterRequest)
-    try:
-        user = await service.register(
-            request.app[ACCOUNTS], body.email, body.password, body.name, correlation_id(request), client_of(request)
-        )
-    except EmailTaken:
-        raise Problem(409, "email_taken", "An account with this e-mail already exists.") from None
-    except TooManyAttempts as exc:
-        raise Problem(
-            429,
-            "too_many_registrations",
-            "Too many accounts created from this address; try again later.",
-            headers={"Retry-After": str(exc.retry_after)},
-            retry_after=exc.retry_after,
-        ) from None
-    return web.json_response(_user_body(user), status=201)
+    user = await service.register(
+        request.app[ACCOUNTS], body.email, body.password, body.name, correlation_id(request), client_of(request)
+    )
+    return web.json_response(_user_answer(user).model_dump(mode="json"), status=201)
 
 
 async def login(request: web.Request) -> web.Response:
@@ -99,54 +101,36 @@ async def login(request: web.Request) -> web.Response:
 
 
 def token_response(issued: IssuedToken) -> web.Response:
-    return web.json_response(
-        {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in},
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def too_many_attempts(exc: TooManyAttempts) -> Problem:
-    return Problem(
-        429,
-        "too_many_attempts",
-        "Too many failed logins; try again later.",
-        headers={"Retry-After": str(exc.retry_after)},
-        retry_after=exc.retry_after,
-    )
+    token = schemas.Token(access_token=issued.access_token, token_type="Bearer", expires_in=issued.expires_in)  # noqa: S106
+    return web.json_response(token.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 async def _log_in(request: web.Request) -> IssuedToken:
     body = await parse_json(request, LoginRequest)
     address = client_of(request)  # X-Forwarded-For only through TRUSTED_PROXIES
-    try:
-        return await service.login(request.app[ACCOUNTS], body.email, body.password, address)
-    except InvalidCredentials:
-        raise Problem(
-            401, "invalid_credentials", "The e-mail or password is wrong.", headers=BEARER_CHALLENGE
-        ) from None
-    except TooManyAttempts as exc:
-        raise too_many_attempts(exc) from None
+    return await service.login(request.app[ACCOUNTS], body.email, body.password, address)
 
 
 async def _current_user(request: web.Request, claims: Claims) -> User:
-    try:
-        return await service.current_user(request.app[ACCOUNTS], claims.user_id)
-    except UnknownUser:
-        raise invalid_token() from None
+    return await service.current_user(request.app[ACCOUNTS], claims.user_id)
 
 
 async def me(request: web.Request) -> web.Response:
     user = await _current_user(request, authenticated_user(request))
-    return web.json_response(_user_body(user))
+    return web.json_response(_user_answer(user).model_dump(mode="json"))
+
+
+def _session(user: User, expires_at: int, expires_in: int) -> dict[str, Any]:
+    answer = schemas.Session(
+        user=_user_answer(user), expires_at=datetime.fromtimestamp(expires_at, UTC), expires_in=expires_in
+    )
+    rendered: dict[str, Any] = answer.model_dump(mode="json")
+    return rendered
 
 
 def _session_response(request: web.Request, issued: IssuedToken, expires_at: int) -> web.Response:
     """The session's user and lifetime; the token itself only in the cookie, out of the page's reach."""
-    body = {
-        "user": _user_body(issued.user),
-        "expires_at": datetime.fromtimestamp(expires_at, UTC).isoformat(),
-        "expires_in": issued.expires_in,
-    }
+    body = _session(issued.user, expires_at, issued.expires_in)
     response = web.json_response(body, headers={"Cache-Control": "no-store"})
     settings = request.app[SETTINGS]
     set_session_cookie(response, request, issued.access_token, issued.expires_in, settings.session_cookie_secure)
@@ -163,23 +147,14 @@ async def start_session(request: web.Request) -> web.Response:
 async def refresh_session(request: web.Request) -> web.Response:
     claims = authenticated_user(request)
     settings = request.app[SETTINGS]
-    try:
-        issued = await service.refresh_session(request.app[ACCOUNTS], claims, settings.session_max_seconds)
-    except SessionTooOld:
-        raise Problem(401, "session_expired", "The session is too old; sign in again.") from None
-    except UnknownUser:
-        raise invalid_token() from None
+    issued = await service.refresh_session(request.app[ACCOUNTS], claims, settings.session_max_seconds)
     return _session_response(request, issued, int(time.time()) + issued.expires_in)
 
 
 async def current_session(request: web.Request) -> web.Response:
     claims = authenticated_user(request)
     user = await _current_user(request, claims)
-    body = {
-        "user": _user_body(user),
-        "expires_at": datetime.fromtimestamp(claims.expires_at, UTC).isoformat(),
-        "expires_in": max(0, claims.expires_at - int(time.time())),
-    }
+    body = _session(user, claims.expires_at, max(0, claims.expires_at - int(time.time())))
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
@@ -187,7 +162,26 @@ async def jwks(request: web.Request) -> web.Response:
     return web.json_response(request.app[TOKEN_VERIFIER].jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
+def _throttled(problem: ProblemType) -> Callable[[TooManyAttempts], Problem]:
+    return lambda e: problem(headers={"Retry-After": str(e.retry_after)}, retry_after=e.retry_after)
+
+
+PROBLEMS: ProblemTable = {
+    EmailTaken: ProblemType(409, "email_taken", "An account with this e-mail already exists."),
+    TooManyRegistrations: _throttled(
+        ProblemType(429, "too_many_registrations", "Too many accounts created from this address; try again later.")
+    ),
+    TooManyAttempts: _throttled(ProblemType(429, "too_many_attempts", "Too many failed logins; try again later.")),
+    InvalidCredentials: ProblemType(
+        401, "invalid_credentials", "The e-mail or password is wrong.", headers=BEARER_CHALLENGE
+    ),
+    SessionTooOld: ProblemType(401, "session_expired", "The session is too old; sign in again."),
+    UnknownUser: INVALID_TOKEN,
+}
+
+
 def add_routes(app: web.Application) -> None:
+    add_problems(app, PROBLEMS)
     app.router.add_post("/register", register)
     app.router.add_post("/login", login)
     app.router.add_get("/me", me)

@@ -37,6 +37,10 @@ class TooManyAttempts(Exception):
         self.retry_after = retry_after
 
 
+class TooManyRegistrations(TooManyAttempts):
+    """Too many accounts created from one client address."""
+
+
 class UnknownUser(Exception):
     """A valid token names a user that does not exist here."""
 
@@ -107,7 +111,7 @@ async def register(
         wait, _ = await store.blocked_for(conn, limits, REGISTRATION_WINDOW_SECONDS)
         if wait > 0:
             log.warning("registration_throttled", client_address=client_address)
-            raise TooManyAttempts(max(1, math.ceil(wait)))
+            raise TooManyRegistrations(max(1, math.ceil(wait)))
         await store.record_failure(conn, key)
     password_hash = await accounts.passwords.hash(password)
     async with accounts.pool.acquire() as conn, conn.transaction():

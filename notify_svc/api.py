@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from notify_svc import service
+from notify_svc.schemas import Notification, NotificationPage
 from servicekit import cursors
-from servicekit.cursors import InvalidCursor
-from servicekit.http import Problem, validate
+from servicekit.http import validate
 from servicekit.runtime import POOL
 from servicekit.tokens import authenticated_user
 
@@ -22,7 +19,7 @@ class ListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=64)
+    cursor: str | None = Field(default=None, max_length=64, description="`next_cursor` of the previous page.")
 
 
 def encode_cursor(seq: int) -> str:
@@ -36,32 +33,13 @@ def decode_cursor(cursor: str) -> int:
 async def list_notifications(request: web.Request) -> web.Response:
     claims = authenticated_user(request)
     query = validate(ListQuery, dict(request.query))
-    try:
-        before = decode_cursor(query.cursor) if query.cursor else None
-    except InvalidCursor:
-        raise Problem(
-            400, "invalid_cursor", "The cursor is not valid.", "Use the next_cursor of a previous page."
-        ) from None
+    before = decode_cursor(query.cursor) if query.cursor else None
     page = await service.list_notifications(request.app[POOL], claims.user_id, query.limit, before)
-    return web.json_response(
-        {
-            "items": [_notification(row) for row in page.items],
-            "next_cursor": encode_cursor(page.next_before) if page.next_before is not None else None,
-        }
+    answer = NotificationPage(
+        items=[Notification.model_validate(dict(row)) for row in page.items],
+        next_cursor=encode_cursor(page.next_before) if page.next_before is not None else None,
     )
-
-
-def _notification(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "video_id": str(row["video_id"]),
-        "kind": row["kind"],
-        "channel": row["channel"],
-        "status": row["status"],
-        "subject": row["subject"],
-        "created_at": row["created_at"].isoformat(),
-        "sent_at": row["sent_at"].isoformat() if row["sent_at"] else None,
-    }
+    return web.json_response(answer.model_dump(mode="json"))
 
 
 def add_routes(app: web.Application) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -22,16 +22,24 @@ from notify_svc.mailer import Mailer, SmtpConfig
 from notify_svc.openapi import SPEC
 from notify_svc.service import Notifier
 from notify_svc.settings import Settings
-from servicekit.bus import Handler
-from servicekit.bus.batch import Batched
 from servicekit.db import create_pool
 from servicekit.http import base_app
-from servicekit.runtime import CleanupCtx, broker, consumers, database, outbox_relay, revocation_feed
+from servicekit.runtime import (
+    Bindings,
+    BindingsFactory,
+    CleanupCtx,
+    broker,
+    consumers,
+    database,
+    outbox_relay,
+    revocation_feed,
+)
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 
 SERVICE = "notify_svc"
 MIGRATIONS = Path(__file__).parent / "migrations"
 LOG_POOL = web.AppKey("notification_log_pool", asyncpg.Pool)
+MAILER = web.AppKey("mailer", Mailer)
 
 
 def create_app(
@@ -52,7 +60,9 @@ def create_app(
     app.cleanup_ctx.append(broker(settings, SERVICE, required=False))  # GET /notifications needs the database only
     app.cleanup_ctx.append(revocation_feed(SERVICE))  # refuses revoked tokens
     app.cleanup_ctx.append(outbox_relay(settings, SERVICE))
-    app.cleanup_ctx.append(_consumers(settings, outcome_queue, directory_queue, alert_queue))
+    app.cleanup_ctx.append(_mailer(settings))
+    bindings = consumer_bindings(settings, outcome_queue, directory_queue, alert_queue)
+    app.cleanup_ctx.append(consumers(SERVICE, bindings, prefetch=settings.db_pool_max))
     api.add_routes(app)
     return app
 
@@ -69,34 +79,40 @@ def _log_pool(settings: Settings) -> CleanupCtx:
     return ctx
 
 
-def _consumers(
+def _mailer(settings: Settings) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        mailer = Mailer(
+            SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_username or None,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                starttls=settings.smtp_starttls,
+                use_tls=settings.smtp_use_tls,
+                timeout=settings.smtp_timeout_seconds,
+            ),
+            max_idle=settings.db_pool_max,  # as many as the outcome consumer sends at once, so none is re-opened
+        )
+        app[MAILER] = mailer
+        yield
+        await mailer.close()
+
+    return ctx
+
+
+def consumer_bindings(
     settings: Settings, outcome_queue: QueueSpec, directory_queue: QueueSpec, alert_queue: QueueSpec
-) -> CleanupCtx:
+) -> BindingsFactory:
     templates = Templates(settings.mail_language)
     sender = Sender.parse(settings.mail_from)
-    mailer = Mailer(
-        SmtpConfig(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            starttls=settings.smtp_starttls,
-            use_tls=settings.smtp_use_tls,
-            timeout=settings.smtp_timeout_seconds,
-        ),
-        max_idle=settings.db_pool_max,  # as many as the outcome consumer sends at once, so none is re-opened
-    )
 
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        notifier = Notifier(templates, mailer, sender, settings.app_base_url, log_pool=app[LOG_POOL])
-        bindings: list[tuple[QueueSpec, Mapping[str, Handler] | Batched]] = [
+    def bindings(app: web.Application) -> Bindings:
+        notifier = Notifier(templates, app[MAILER], sender, settings.app_base_url, log_pool=app[LOG_POOL])
+        return [
             (directory_queue, directory_handlers()),
             (outcome_queue, outcome_handlers(outcome_queue, notifier)),
             (alert_queue, alert_handlers(notifier)),
             (NOTIFY_DELETIONS, deletion_handlers()),
         ]
-        async for _ in consumers(SERVICE, bindings, prefetch=settings.db_pool_max)(app):
-            yield
-        await mailer.close()
 
-    return ctx
+    return bindings

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
-from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from contracts import ProcessingOptions, VideoStatus
 from contracts.events import MAX_PREVIEWS
-from servicekit.http import Handler, Problem, correlation_id, validate
+from servicekit.http import Problem, add_problems, correlation_id, validate
 from servicekit.options import InvalidOptions, form_schema
+from servicekit.problems import NOT_FOUND, UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ProblemTable, ProblemType
 from servicekit.runtime import POOL, STORAGE
 from servicekit.tokens import authenticated_user
 from video_svc import admission, service
 from video_svc.admission import QuotaExceeded, TooManyUploads
-from video_svc.live import LiveChanges
+from video_svc.live import LiveChanges, TooManyStreams
 from video_svc.media import CONTAINERS, UploadTooLarge
+from video_svc.schemas import Container, DownloadLink, UploadLimits, VideoPage
 from video_svc.settings import Settings
 from video_svc.stream import stream_changes
 from video_svc.upload_form import (
@@ -30,50 +31,47 @@ from video_svc.upload_form import (
     UploadStalled,
     read_upload_form,
 )
-from video_svc.views import render_video
+from video_svc.views import render_video, video_answer
 
 SETTINGS = web.AppKey("video_settings", Settings)
 LIVE = web.AppKey("live_changes", LiveChanges)
 UPLOAD_SLOTS = web.AppKey("upload_slots", admission.UploadSlots)
 EVENT_ID_MAX_DIGITS = 20
-MULTIPART_OVERHEAD = 1024**2  # headers, boundaries and option fields around the files of one request
 
-_PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
-    service.VideoNotFound: lambda _: Problem(404, "not_found", "No such video."),
-    service.NotReady: lambda e: Problem(
-        409, "not_ready", "The video is not processed yet.", f"Its status is {e.status}.", video_status=e.status
+NO_SUCH_VIDEO = NOT_FOUND.with_detail("No such video.")
+NOT_READY = ProblemType(409, "not_ready", "The video is not processed yet.")
+UNSUPPORTED_MEDIA = ProblemType(
+    415, "unsupported_media", "A file is not a supported video (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-TS, ASF)."
+)
+UPLOAD_TOO_LARGE = ProblemType(413, "upload_too_large", "A file is too large.")
+TOO_MANY_FILES = ProblemType(413, "too_many_files", "Too many files.")
+UPLOAD_STALLED = ProblemType(408, "upload_stalled", "The upload was too slow.")
+TOO_MANY_UPLOADS = ProblemType(429, "too_many_uploads", "Too many uploads at once.")
+QUOTA_EXCEEDED = ProblemType(429, "quota_exceeded", "An upload quota is used up.")
+TOO_MANY_STREAMS = ProblemType(429, "too_many_streams", "Too many open event streams.", headers={"Retry-After": "10"})
+
+PROBLEMS: ProblemTable = {
+    service.VideoNotFound: NO_SUCH_VIDEO,
+    service.NotReady: lambda e: NOT_READY(f"Its status is {e.status}.", video_status=e.status),
+    service.EmptyFile: ProblemType(400, "empty_file", "A file part is empty."),
+    service.UnsupportedMedia: UNSUPPORTED_MEDIA,
+    UploadTooLarge: lambda e: UPLOAD_TOO_LARGE(f"Each file may have at most {e.limit} bytes.", limit=e.limit),
+    TooManyFiles: lambda e: TOO_MANY_FILES(f"At most {e.limit} files per request.", limit=e.limit),
+    NoFile: ProblemType(400, "no_file", "Send at least one part named `file`."),
+    MalformedUpload: ProblemType(400, "malformed_upload", "The multipart body is incomplete or malformed."),
+    TooManyStreams: lambda e: TOO_MANY_STREAMS(
+        f"At most {e.limit} at once per user; close another page first.", limit=e.limit
     ),
-    service.EmptyFile: lambda _: Problem(400, "empty_file", "A file part is empty."),
-    service.UnsupportedMedia: lambda _: Problem(
-        415, "unsupported_media", "A file is not a supported video (MP4/MOV, Matroska/WebM, AVI, FLV, MPEG-TS, ASF)."
-    ),
-    service.InvalidCursor: lambda _: _invalid("cursor", "not a cursor from a previous page"),
-    UploadTooLarge: lambda e: Problem(
-        413, "upload_too_large", "A file is too large.", f"Each file may have at most {e.limit} bytes.", limit=e.limit
-    ),
-    TooManyFiles: lambda e: Problem(
-        413, "too_many_files", "Too many files.", f"At most {e.limit} files per request.", limit=e.limit
-    ),
-    NoFile: lambda _: Problem(400, "no_file", "Send at least one part named `file`."),
-    MalformedUpload: lambda _: Problem(400, "malformed_upload", "The multipart body is incomplete or malformed."),
-    InvalidForm: lambda e: _invalid_form(e),
-    InvalidOptions: lambda e: _invalid_form(e),
-    UploadStalled: lambda e: Problem(
-        408, "upload_stalled", "The upload was too slow.", f"The client {e.what} {e.seconds:g} seconds."
-    ),
-    TooManyUploads: lambda e: Problem(
-        429,
-        "too_many_uploads",
-        "Too many uploads at once.",
+    InvalidForm: lambda e: VALIDATION_ERROR(str(e), errors=e.errors),
+    InvalidOptions: lambda e: VALIDATION_ERROR(str(e), errors=e.errors),
+    UploadStalled: lambda e: UPLOAD_STALLED(f"The client {e.what} {e.seconds:g} seconds."),
+    TooManyUploads: lambda e: TOO_MANY_UPLOADS(
         "Wait for one to finish." if e.scope == "user" else "The service is busy; try again shortly.",
         headers={"Retry-After": str(e.retry_after)},
         scope=e.scope,
         limit=e.limit,
     ),
-    QuotaExceeded: lambda e: Problem(
-        429,
-        "quota_exceeded",
-        "An upload quota is used up.",
+    QuotaExceeded: lambda e: QUOTA_EXCEEDED(
         f"{e.quota}: {e.limit}.",
         headers={"Retry-After": str(e.retry_after)},
         quota=e.quota,
@@ -83,27 +81,12 @@ _PROBLEMS: dict[type[Exception], Callable[[Any], Problem]] = {
 }
 
 
-def _invalid_form(error: InvalidForm | InvalidOptions) -> Problem:
-    return Problem(422, "validation_error", "The request is not valid.", str(error), errors=error.errors)
-
-
 def _invalid(field: str, message: str) -> Problem:
-    detail = f"Invalid: {field}"
-    return Problem(
-        422, "validation_error", "The request is not valid.", detail, errors=[{"field": field, "message": message}]
-    )
-
-
-@web.middleware
-async def domain_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except tuple(_PROBLEMS) as exc:
-        raise _PROBLEMS[type(exc)](exc) from None
+    return VALIDATION_ERROR(f"Invalid: {field}", errors=[{"field": field, "message": message}])
 
 
 def add_routes(app: web.Application) -> None:
-    app.middlewares.append(domain_errors)
+    add_problems(app, PROBLEMS)
     app.router.add_post("/video", upload_videos)
     app.router.add_get("/video", list_videos)
     app.router.add_get("/video/events", video_events)  # before /video/{id}: fixed paths win
@@ -117,46 +100,48 @@ def add_routes(app: web.Application) -> None:
 async def upload_videos(request: web.Request) -> web.Response:
     owner = authenticated_user(request).user_id
     key = _idempotency_key(request)
-    settings, pool = request.app[SETTINGS], request.app[POOL]
-    replay = await service.replayed_response(pool, owner, key)
-    if replay is not None:
-        return _upload_response(replay)
-    if request.content_type != "multipart/form-data":
-        raise Problem(415, "unsupported_media_type", "Send the videos as multipart/form-data.")
-    if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
-        # A compressed body would be inflated while it is read (51 KB of gzip made 50 MiB): videos are sent as is.
-        raise Problem(415, "content_encoding_not_accepted", "Send the videos without Content-Encoding.")
-    declared = request.content_length
-    if (
-        declared is not None
-        and declared > settings.max_files_per_upload * settings.max_upload_bytes + MULTIPART_OVERHEAD
-    ):
-        raise UploadTooLarge(settings.max_upload_bytes)
-    with request.app[UPLOAD_SLOTS].hold(owner):
-        async with pool.acquire() as conn:
-            budget = await admission.todays_budget(conn, owner, _quotas(settings))
-        upload = service.Upload(request.app[STORAGE], owner, settings.max_upload_bytes, budget.bytes_left, budget.spent)
-        try:
-            options = await read_upload_form(
-                request,
-                upload,
-                settings.max_files_per_upload,
-                settings.upload_idle_timeout_seconds,
-                settings.upload_max_seconds,
-            )
-            response = await service.accept_upload(pool, upload, options, key, correlation_id(request))
-        except BaseException:
-            await upload.discard()
-            raise
-    if response.replayed:  # a concurrent request with the same key won: keep nothing of ours
-        await upload.discard()
-    return _upload_response(response)
-
-
-def _quotas(settings: Settings) -> admission.Quotas:
-    return admission.Quotas(
+    settings = request.app[SETTINGS]
+    quotas = admission.Quotas(
         settings.max_uploads_per_hour, settings.max_upload_bytes_per_day, settings.max_videos_in_flight
     )
+    uploads = service.Uploads(
+        request.app[POOL],
+        request.app[STORAGE],
+        request.app[UPLOAD_SLOTS],
+        settings.max_upload_bytes,
+        settings.max_files_per_upload,
+        quotas,
+    )
+    form = MultipartUpload(request, settings)
+    return _upload_response(await service.upload_videos(uploads, owner, key, form, correlation_id(request)))
+
+
+class MultipartUpload:
+    """The request's body as the upload use case reads it (service.UploadForm): files and option fields."""
+
+    def __init__(self, request: web.Request, settings: Settings) -> None:
+        self._request, self._settings = request, settings
+
+    @property
+    def declared_length(self) -> int | None:
+        return self._request.content_length
+
+    def check(self) -> None:
+        if self._request.content_type != "multipart/form-data":
+            raise UNSUPPORTED_MEDIA_TYPE("Send the videos as multipart/form-data.")
+        if self._request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            # A compressed body would be inflated while it is read (51 KB of gzip made 50 MiB): videos are sent as is.
+            raise Problem(415, "content_encoding_not_accepted", "Send the videos without Content-Encoding.")
+
+    async def read(self, upload: service.Upload) -> ProcessingOptions:
+        settings = self._settings
+        return await read_upload_form(
+            self._request,
+            upload,
+            settings.max_files_per_upload,
+            settings.upload_idle_timeout_seconds,
+            settings.upload_max_seconds,
+        )
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -180,7 +165,7 @@ def _upload_response(upload: service.UploadResponse) -> web.Response:
 
 class ListQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
-    status: Literal["uploaded", "processing", "done", "failed"] | None = None
+    status: VideoStatus | None = None
     cursor: str | None = Field(default=None, max_length=200)
 
 
@@ -190,7 +175,8 @@ async def list_videos(request: web.Request) -> web.Response:
     page = await service.list_videos(
         request.app[POOL], owner, limit=query.limit, status=query.status, cursor=query.cursor
     )
-    return web.json_response({"items": [render_video(row) for row in page.items], "next_cursor": page.next_cursor})
+    answer = VideoPage(items=[video_answer(row) for row in page.items], next_cursor=page.next_cursor)
+    return web.json_response(answer.model_dump(mode="json"))
 
 
 def _video_id(request: web.Request) -> uuid.UUID:
@@ -216,8 +202,8 @@ async def download_video(request: web.Request) -> web.Response:
     link = await service.download(request.app[POOL], request.app[STORAGE], owner, video_id, ttl)
     headers = {"Cache-Control": "no-store"}
     if redirect == "false":
-        body = {"url": link.url, "expires_at": link.expires_at.isoformat()}
-        return web.json_response(body, headers=headers)
+        body = DownloadLink(url=link.url, expires_at=link.expires_at)
+        return web.json_response(body.model_dump(mode="json"), headers=headers)
     return web.Response(status=302, headers={**headers, "Location": link.url})
 
 
@@ -233,17 +219,8 @@ async def video_preview(request: web.Request) -> web.Response:
 
 async def video_events(request: web.Request) -> web.StreamResponse:
     claims = authenticated_user(request)
-    live, limit = request.app[LIVE], request.app[SETTINGS].max_event_streams_per_user
-    if live.streams_of(claims.user_id) >= limit:
-        raise Problem(
-            429,
-            "too_many_streams",
-            "Too many open event streams.",
-            f"At most {limit} at once per user; close another page first.",
-            headers={"Retry-After": "10"},
-            limit=limit,
-        )
-    return await stream_changes(request, live, claims.user_id, _since(request), claims.expires_at)
+    limit = request.app[SETTINGS].max_event_streams_per_user
+    return await stream_changes(request, request.app[LIVE], claims.user_id, _since(request), claims.expires_at, limit)
 
 
 def _since(request: web.Request) -> int | None:
@@ -259,13 +236,13 @@ def _since(request: web.Request) -> int | None:
 async def upload_limits(request: web.Request) -> web.Response:
     """What an upload may be, so a client can refuse an obviously wrong file before sending it."""
     settings = request.app[SETTINGS]
-    body = {
-        "max_upload_bytes": settings.max_upload_bytes,
-        "max_files_per_upload": settings.max_files_per_upload,
-        "containers": [{"content_type": kind, "extensions": list(ext)} for kind, ext in CONTAINERS.items()],
-        "options": form_schema(),
-    }
-    return web.json_response(body, headers={"Cache-Control": "public, max-age=300"})
+    body = UploadLimits(
+        max_upload_bytes=settings.max_upload_bytes,
+        max_files_per_upload=settings.max_files_per_upload,
+        containers=[Container(content_type=kind, extensions=list(ext)) for kind, ext in CONTAINERS.items()],
+        options=form_schema(),
+    )
+    return web.json_response(body.model_dump(mode="json"), headers={"Cache-Control": "public, max-age=300"})
 
 
 async def delete_video(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from servicekit.http import base_app
 from servicekit.runtime import (
     POOL,
     STORAGE,
+    Bindings,
     CleanupCtx,
     broker,
     consumers,
@@ -53,20 +54,21 @@ def create_app(settings: Settings) -> web.Application:
             storage(settings, READINESS_KEY, required=False),
             outbox_relay(settings, SERVICE),
             live_changes(settings),
-            consumers(
-                SERVICE,
-                [
-                    (VIDEO_PROCESSING_UPDATES, processing_updates(lambda: app[STORAGE])),
-                    (VIDEO_DEAD_JOBS, DEAD_JOBS),
-                    (VIDEO_DELETED_OBJECTS, deleted_objects(lambda: app[STORAGE])),
-                    (VIDEO_USER_DELETIONS, user_deletions(lambda: app[STORAGE])),
-                ],
-            ),
+            consumers(SERVICE, consumer_bindings),
         ]
     )
     app.on_shutdown.append(end_event_streams)
     api.add_routes(app)
     return app
+
+
+def consumer_bindings(app: web.Application) -> Bindings:
+    return [
+        (VIDEO_PROCESSING_UPDATES, processing_updates(app[STORAGE])),
+        (VIDEO_DEAD_JOBS, DEAD_JOBS),
+        (VIDEO_DELETED_OBJECTS, deleted_objects(app[STORAGE])),
+        (VIDEO_USER_DELETIONS, user_deletions(app[STORAGE])),
+    ]
 
 
 def live_changes(settings: Settings) -> CleanupCtx:

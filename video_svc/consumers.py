@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from contracts import (
     UserDeletedV1,
@@ -11,15 +11,15 @@ from contracts import (
     VideoProcessedV1,
     VideoProcessingProgressV1,
     VideoProcessingStartedV1,
+    VideoSegmentRequestedV1,
+    VideoUploadedV1,
 )
 from servicekit.bus import Handler, MessageContext
 from servicekit.storage import Storage
 from video_svc import lifecycle
 
 
-def processing_updates(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
-    """`storage` is looked up per message: the consumer is built before the storage resource is opened."""
-
+def processing_updates(storage: Storage) -> Mapping[str, Handler]:
     async def started(event: VideoProcessingStartedV1, ctx: MessageContext) -> None:
         await lifecycle.on_started(ctx.db, event)
 
@@ -27,7 +27,7 @@ def processing_updates(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
         await lifecycle.on_progress(ctx.db, event)
 
     async def processed(event: VideoProcessedV1, ctx: MessageContext) -> None:
-        await lifecycle.on_processed(ctx.db, storage(), event)
+        await lifecycle.on_processed(ctx.db, storage, event)
 
     async def failed(event: VideoFailedV1, ctx: MessageContext) -> None:
         await lifecycle.on_failed(ctx.db, event)
@@ -40,18 +40,21 @@ def processing_updates(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
     }
 
 
-def deleted_objects(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
+def deleted_objects(storage: Storage) -> Mapping[str, Handler]:
     async def deleted(event: VideoDeletedV1, ctx: MessageContext) -> None:
-        await lifecycle.on_deleted(ctx.db, storage(), event)
+        await lifecycle.on_deleted(ctx.db, storage, event)
 
     return {VideoDeletedV1.event_type: deleted}
 
 
-def user_deletions(storage: Callable[[], Storage]) -> Mapping[str, Handler]:
+def user_deletions(storage: Storage) -> Mapping[str, Handler]:
     async def user_deleted(event: UserDeletedV1, ctx: MessageContext) -> None:
-        await lifecycle.on_user_deleted(ctx, storage(), event)
+        await lifecycle.on_user_deleted(ctx, storage, event)
 
     return {UserDeletedV1.event_type: user_deleted}
 
 
-DEAD_JOBS: Mapping[str, Handler] = {"video.uploaded.v1": lifecycle.on_dead_job}
+DEAD_JOBS: Mapping[str, Handler] = {
+    VideoUploadedV1.event_type: lifecycle.on_dead_job,
+    VideoSegmentRequestedV1.event_type: lifecycle.on_dead_job,
+}

@@ -18,6 +18,7 @@ from contracts import (
     VideoProcessedV1,
     VideoProcessingProgressV1,
     VideoProcessingStartedV1,
+    VideoSegmentRequestedV1,
     VideoUploadedV1,
 )
 from contracts.topology import PROCESSOR_VIDEO_UPLOADED
@@ -110,9 +111,10 @@ async def on_failed(conn: asyncpg.Connection, event: VideoFailedV1) -> None:
         log.info("failed_ignored", video_id=str(event.video_id))
 
 
-async def on_dead_job(event: VideoUploadedV1, ctx: MessageContext) -> None:
-    """A processing job that was dead-lettered: the video fails with `retries_exhausted`, and the user is told
-    through `video.failed.v1` (once: only the call that finishes the video publishes)."""
+async def on_dead_job(event: VideoUploadedV1 | VideoSegmentRequestedV1, ctx: MessageContext) -> None:
+    """A processing job, or one segment of a long video's, that was dead-lettered: the video fails with
+    `retries_exhausted`, and the user is told through `video.failed.v1` (once: only the call that finishes the
+    video publishes)."""
     error = ProcessingError(code=FailureCode.RETRIES_EXHAUSTED, message=RETRIES_EXHAUSTED_MESSAGE)
     failed = await store.mark_failed(ctx.db, event.video_id, error.code, error.message, datetime.now(UTC))
     if failed is None:
@@ -124,6 +126,6 @@ async def on_dead_job(event: VideoUploadedV1, ctx: MessageContext) -> None:
         error=error,
         attempts=PROCESSOR_VIDEO_UPLOADED.max_attempts,
         failed_at=failed["finished_at"],
-        filename=event.filename,
+        filename=failed["filename"],
     )
     await outbox.enqueue(ctx.db, ctx.follow_up(outcome, SOURCE))

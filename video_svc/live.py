@@ -105,6 +105,12 @@ class Subscription:
         return item
 
 
+class TooManyStreams(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} streams at once")
+        self.limit = limit
+
+
 class LiveChanges:
     def __init__(self, pool: asyncpg.Pool, dsn: str, schema: str, *, queue_size: int = 256) -> None:
         self._pool = pool
@@ -145,7 +151,10 @@ class LiveChanges:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def subscribe(self, owner_id: uuid.UUID) -> Subscription:
+    def subscribe(self, owner_id: uuid.UUID, limit: int | None = None) -> Subscription:
+        """A new stream of the owner's changes; TooManyStreams when the owner already has `limit` open."""
+        if limit is not None and self.streams_of(owner_id) >= limit:
+            raise TooManyStreams(limit)
         subscription = Subscription(owner_id, asyncio.Queue(self._queue_size))
         if self._closed:
             subscription.queue.put_nowait(None)

@@ -4,32 +4,31 @@ their events and the idempotency record), list, show, hand out downloads and del
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
 
-from contracts import Envelope, ObjectRef, ProcessingOptions, VideoDeletedV1, VideoUploadedV1, new_envelope
+from contracts import Envelope, ObjectRef, ProcessingOptions, VideoDeletedV1, VideoStatus, VideoUploadedV1, new_envelope
 from servicekit import outbox
+from servicekit.cursors import decode_time_cursor, encode_time_cursor
 from servicekit.objects import source_key
 from servicekit.storage import Storage
-from video_svc import store
+from video_svc import admission, store
 from video_svc.media import ReadChunk, UploadTooLarge, limited_stream, read_head, sniff_container
 from video_svc.views import render_video
 
 log = structlog.get_logger(__name__)
 
 SOURCE = "framepipe/video_svc"
-STATUSES = ("uploaded", "processing", "done", "failed")
 IDEMPOTENCY_KEY_MAX = 255
+MULTIPART_OVERHEAD = 1024**2  # headers, boundaries and option fields around the files of one request
 
 
 class EmptyFile(Exception):
@@ -48,10 +47,6 @@ class NotReady(Exception):
     def __init__(self, status: str) -> None:
         super().__init__(f"the video is {status}")
         self.status = status
-
-
-class InvalidCursor(Exception):
-    """The pagination cursor was not made by us."""
 
 
 def clean_filename(raw: str | None) -> str:
@@ -156,6 +151,59 @@ async def accept_upload(
     return UploadResponse(202, body)
 
 
+@dataclass(frozen=True)
+class Uploads:
+    """What the upload use case works with: the database, the bucket, this replica's upload slots and the rules
+    of one upload (the settings)."""
+
+    pool: asyncpg.Pool
+    storage: Storage
+    slots: admission.UploadSlots
+    max_upload_bytes: int
+    max_files: int
+    quotas: admission.Quotas
+
+
+class UploadForm(Protocol):
+    """The request's body as the upload use case reads it (api.py: a multipart stream)."""
+
+    @property
+    def declared_length(self) -> int | None: ...
+
+    def check(self) -> None:
+        """Refuses a body that cannot hold the files of an upload, before anything is read."""
+
+    async def read(self, upload: Upload) -> ProcessingOptions:
+        """Streams every file into `upload`; returns the processing options."""
+
+
+async def upload_videos(
+    uploads: Uploads, owner_id: uuid.UUID, key: str | None, form: UploadForm, correlation_id: str
+) -> UploadResponse:
+    """The request's files stored and accepted in one transaction, or nothing of them kept. A key already used
+    within a day answers what its first request was answered (`replayed`), without reading the body."""
+    replay = await replayed_response(uploads.pool, owner_id, key)
+    if replay is not None:
+        return replay
+    form.check()
+    declared = form.declared_length
+    if declared is not None and declared > uploads.max_files * uploads.max_upload_bytes + MULTIPART_OVERHEAD:
+        raise UploadTooLarge(uploads.max_upload_bytes)
+    with uploads.slots.hold(owner_id):
+        async with uploads.pool.acquire() as conn:
+            budget = await admission.todays_budget(conn, owner_id, uploads.quotas)
+        upload = Upload(uploads.storage, owner_id, uploads.max_upload_bytes, budget.bytes_left, budget.spent)
+        try:
+            options = await form.read(upload)
+            response = await accept_upload(uploads.pool, upload, options, key, correlation_id)
+        except BaseException:
+            await upload.discard()
+            raise
+    if response.replayed:  # a concurrent request with the same key won: keep nothing of ours
+        await upload.discard()
+    return response
+
+
 async def _record_video(
     conn: asyncpg.Connection, upload: Upload, source: StoredSource, options: ProcessingOptions, correlation_id: str
 ) -> asyncpg.Record:
@@ -188,23 +236,6 @@ async def _record_video(
     return row
 
 
-def encode_cursor(created_at: datetime, video_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat()}|{video_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, video_id = raw.partition("|")
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None:
-            raise ValueError("naive time")
-        return at, uuid.UUID(video_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor from None
-
-
 @dataclass(frozen=True)
 class Page:
     items: list[asyncpg.Record]
@@ -214,13 +245,13 @@ class Page:
 async def list_videos(
     pool: asyncpg.Pool, owner_id: uuid.UUID, *, limit: int, status: str | None, cursor: str | None
 ) -> Page:
-    after = decode_cursor(cursor) if cursor is not None else None
+    after = decode_time_cursor(cursor) if cursor is not None else None
     async with pool.acquire() as conn:
         rows = await store.list_videos(conn, owner_id, limit=limit + 1, status=status, after=after)
     if len(rows) <= limit:
         return Page(rows, None)
     last = rows[limit - 1]
-    return Page(rows[:limit], encode_cursor(last["created_at"], last["id"]))
+    return Page(rows[:limit], encode_time_cursor(last["created_at"], last["id"]))
 
 
 async def get_video(pool: asyncpg.Pool, owner_id: uuid.UUID, video_id: uuid.UUID) -> asyncpg.Record:
@@ -241,7 +272,7 @@ async def download(
     pool: asyncpg.Pool, storage: Storage, owner_id: uuid.UUID, video_id: uuid.UUID, ttl_seconds: int
 ) -> Download:
     row = await get_video(pool, owner_id, video_id)
-    if row["status"] != "done" or row["result_key"] is None:
+    if row["status"] != VideoStatus.DONE or row["result_key"] is None:
         raise NotReady(row["status"])
     name = f"{PurePosixPath(row['filename']).stem or 'video'}.zip"
     expires_at = datetime.now(UTC) + timedelta(seconds=ttl_seconds)

@@ -11,16 +11,21 @@ from typing import Any
 
 import asyncpg
 
+from contracts import TERMINAL_STATUSES, VideoStatus
+from servicekit import objects
+
 _COLUMNS = (
     "id, owner_id, filename, content_type, size_bytes, source_key, interval_seconds, image_format, options::text, "
     "status, "
     "progress, frame_count, duration_seconds, result_key, result_size_bytes, error_code, error_message, "
     "created_at, updated_at, finished_at, cardinality(preview_keys) AS preview_count"
 )
-_OPEN = "status IN ('uploaded', 'processing') AND deleted_at IS NULL"
+# Spelled from the enum, so the SQL cannot name a status the service does not know.
+_IN_FLIGHT = ", ".join(f"'{status}'" for status in VideoStatus if status not in TERMINAL_STATUSES)
+_OPEN = f"status IN ({_IN_FLIGHT}) AND deleted_at IS NULL"
 # A verified result also ends a failure: after an operator reprocesses or redrives a failed job, the ZIP exists
 # and the user should get it. Nothing ever leaves `done`.
-_RESULT_WELCOME = "status IN ('uploaded', 'processing', 'failed') AND deleted_at IS NULL"
+_RESULT_WELCOME = f"status <> '{VideoStatus.DONE}' AND deleted_at IS NULL"
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,7 @@ class UploadUsage:
 async def upload_usage(conn: asyncpg.Connection, owner_id: uuid.UUID, per_hour: int) -> UploadUsage:
     row = await conn.fetchrow(
         "SELECT"
-        " (SELECT count(*) FROM videos WHERE owner_id = $1 AND status IN ('uploaded', 'processing')"
-        "   AND deleted_at IS NULL) AS in_flight,"
+        f" (SELECT count(*) FROM videos WHERE owner_id = $1 AND {_OPEN}) AS in_flight,"
         " (SELECT extract(epoch FROM created_at + interval '1 hour' - clock_timestamp()) FROM videos"
         "   WHERE owner_id = $1 AND created_at > clock_timestamp() - interval '1 hour'"
         "   ORDER BY created_at DESC OFFSET $2 - 1 LIMIT 1) AS hour_frees_at,"
@@ -147,7 +151,7 @@ async def mark_deleted(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: 
     row: asyncpg.Record | None = await conn.fetchrow(
         "UPDATE videos SET deleted_at = clock_timestamp(), updated_at = clock_timestamp() "
         "WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL "
-        "RETURNING source_key, result_key, preview_keys, deleted_at",
+        "RETURNING id, source_key, result_key, preview_keys, deleted_at",
         owner_id,
         video_id,
     )
@@ -171,8 +175,8 @@ async def forget_owner(conn: asyncpg.Connection, owner_id: uuid.UUID) -> None:
 
 async def mark_processing(conn: asyncpg.Connection, video_id: uuid.UUID) -> bool:
     result: str = await conn.execute(
-        "UPDATE videos SET status = 'processing', updated_at = clock_timestamp() "
-        "WHERE id = $1 AND status = 'uploaded' AND deleted_at IS NULL",
+        f"UPDATE videos SET status = '{VideoStatus.PROCESSING}', updated_at = clock_timestamp() "
+        f"WHERE id = $1 AND status = '{VideoStatus.UPLOADED}' AND deleted_at IS NULL",
         video_id,
     )
     return result != "UPDATE 0"
@@ -181,8 +185,9 @@ async def mark_processing(conn: asyncpg.Connection, video_id: uuid.UUID) -> bool
 async def record_progress(conn: asyncpg.Connection, video_id: uuid.UUID, progress: float) -> bool:
     """Progress only grows, and only while the video is not finished; it also implies `processing`."""
     result: str = await conn.execute(
-        "UPDATE videos SET status = 'processing', progress = GREATEST(progress, $2), updated_at = clock_timestamp() "
-        f"WHERE id = $1 AND {_OPEN} AND (status = 'uploaded' OR progress < $2)",
+        f"UPDATE videos SET status = '{VideoStatus.PROCESSING}', progress = GREATEST(progress, $2), "
+        f"updated_at = clock_timestamp() WHERE id = $1 AND {_OPEN} "
+        f"AND (status = '{VideoStatus.UPLOADED}' OR progress < $2)",
         video_id,
         progress,
     )
@@ -202,7 +207,7 @@ class Result:
 
 async def mark_done(conn: asyncpg.Connection, video_id: uuid.UUID, result: Result) -> bool:
     outcome: str = await conn.execute(
-        "UPDATE videos SET status = 'done', progress = 1, result_key = $2, result_size_bytes = $3, "
+        f"UPDATE videos SET status = '{VideoStatus.DONE}', progress = 1, result_key = $2, result_size_bytes = $3, "
         "result_sha256 = $4, frame_count = $5, duration_seconds = $6, finished_at = $7, "
         "error_code = NULL, error_message = NULL, preview_keys = $8, "
         f"updated_at = clock_timestamp() WHERE id = $1 AND {_RESULT_WELCOME}",
@@ -221,11 +226,11 @@ async def mark_done(conn: asyncpg.Connection, video_id: uuid.UUID, result: Resul
 async def mark_failed(
     conn: asyncpg.Connection, video_id: uuid.UUID, code: str, message: str, failed_at: datetime
 ) -> asyncpg.Record | None:
-    """Returns the failed video's owner when this call finished it; None when it was already finished,
-    deleted or unknown."""
+    """Returns the failed video's owner, end and file name when this call finished it; None when it was already
+    finished, deleted or unknown."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "UPDATE videos SET status = 'failed', error_code = $2, error_message = $3, finished_at = $4, "
-        f"updated_at = clock_timestamp() WHERE id = $1 AND {_OPEN} RETURNING owner_id, finished_at",
+        f"UPDATE videos SET status = '{VideoStatus.FAILED}', error_code = $2, error_message = $3, finished_at = $4, "
+        f"updated_at = clock_timestamp() WHERE id = $1 AND {_OPEN} RETURNING owner_id, finished_at, filename",
         video_id,
         code,
         message,
@@ -243,14 +248,16 @@ async def video_state(conn: asyncpg.Connection, video_id: uuid.UUID) -> asyncpg.
 
 
 def object_keys(row: asyncpg.Record) -> list[str]:
-    """Every storage key a video row names: source, result and previews."""
-    return [key for key in (row["source_key"], row["result_key"], *row["preview_keys"]) if key]
+    """Every storage key a video row names (source, result and previews), and where the segments of its
+    extraction may still lie when it was split (servicekit/objects.py)."""
+    named = [key for key in (row["source_key"], row["result_key"], *row["preview_keys"]) if key]
+    return [*named, *objects.segment_keys(row["id"])]
 
 
 async def deleted_object_keys(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: uuid.UUID) -> list[str]:
     """The storage keys a deleted video still names (none if it is not deleted)."""
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT source_key, result_key, preview_keys FROM videos "
+        "SELECT id, source_key, result_key, preview_keys FROM videos "
         "WHERE id = $1 AND owner_id = $2 AND deleted_at IS NOT NULL",
         video_id,
         owner_id,
@@ -262,7 +269,7 @@ async def preview_key(conn: asyncpg.Connection, owner_id: uuid.UUID, video_id: u
     """The key of preview `number` (from 1) of a finished video of this owner."""
     key: str | None = await conn.fetchval(
         "SELECT preview_keys[$3] FROM videos WHERE owner_id = $1 AND id = $2 AND deleted_at IS NULL "
-        "AND status = 'done'",
+        f"AND status = '{VideoStatus.DONE}'",
         owner_id,
         video_id,
         number,

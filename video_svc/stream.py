@@ -28,9 +28,10 @@ HEADERS = {
 
 
 async def stream_changes(
-    request: web.Request, live: LiveChanges, owner_id: uuid.UUID, since: int | None, expires_at: int
+    request: web.Request, live: LiveChanges, owner_id: uuid.UUID, since: int | None, expires_at: int, limit: int
 ) -> web.StreamResponse:
-    subscription = live.subscribe(owner_id)
+    """Refused with TooManyStreams before anything is sent when the owner already has `limit` streams open."""
+    subscription = live.subscribe(owner_id, limit)
     response = web.StreamResponse(headers=HEADERS)
     try:
         await response.prepare(request)

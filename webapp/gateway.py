@@ -93,7 +93,9 @@ async def _send(request: web.Request, order: tuple[str, ...], service: str) -> a
             )
         except aiohttp.ClientConnectorError as exc:  # nothing was sent: another replica may answer
             log.warning("upstream_unreachable", service=service, upstream=base, error=str(exc))
-        except aiohttp.ServerDisconnectedError as exc:  # a replica going away; only a bodiless request is resent
+        # A replica going away closes (ServerDisconnectedError) or resets (ClientOSError) the connection once the
+        # request is sent; only a bodiless request is resent.
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
             log.warning("upstream_disconnected", service=service, upstream=base, error=str(exc))
             if body is not None or request.method not in RETRYABLE_METHODS:
                 break

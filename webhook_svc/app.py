@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
 
 from contracts.topology import WEBHOOK_EVENTS, WEBHOOK_USER_DELETIONS, QueueSpec
-from servicekit.bus import Handler
-from servicekit.bus.batch import Batched
 from servicekit.http import base_app
-from servicekit.runtime import POOL, CleanupCtx, broker, consumers, database, outbox_relay, revocation_feed
+from servicekit.runtime import (
+    POOL,
+    Bindings,
+    BindingsFactory,
+    CleanupCtx,
+    broker,
+    consumers,
+    database,
+    outbox_relay,
+    revocation_feed,
+)
 from servicekit.tokens import TOKEN_VERIFIER, TokenVerifier, load_public_keys
 from webhook_svc import api
 from webhook_svc.consumers import deletion_handlers, event_handlers
@@ -45,13 +53,16 @@ def create_app(settings: Settings, *, event_queue: QueueSpec = WEBHOOK_EVENTS) -
     app.cleanup_ctx.append(revocation_feed(SERVICE))  # refuses revoked tokens
     app.cleanup_ctx.append(outbox_relay(settings, SERVICE))
     app.cleanup_ctx.append(_dispatcher(settings))
-    bindings: list[tuple[QueueSpec, Mapping[str, Handler] | Batched]] = [
-        (event_queue, event_handlers()),
-        (WEBHOOK_USER_DELETIONS, deletion_handlers()),
-    ]
-    app.cleanup_ctx.append(consumers(SERVICE, bindings, prefetch=settings.db_pool_max))
+    app.cleanup_ctx.append(consumers(SERVICE, consumer_bindings(event_queue), prefetch=settings.db_pool_max))
     api.add_routes(app)
     return app
+
+
+def consumer_bindings(event_queue: QueueSpec) -> BindingsFactory:
+    def bindings(_: web.Application) -> Bindings:
+        return [(event_queue, event_handlers()), (WEBHOOK_USER_DELETIONS, deletion_handlers())]
+
+    return bindings
 
 
 def _dispatcher(settings: Settings) -> CleanupCtx:

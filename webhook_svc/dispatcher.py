@@ -13,7 +13,6 @@ of an attempt, so a replica that dies mid-attempt only delays its deliveries unt
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import Counter, deque
@@ -23,6 +22,7 @@ import asyncpg
 import structlog
 from prometheus_client import Counter as Metric
 
+from servicekit.cancellation import wait_at_most
 from servicekit.pglisten import wake_on_notify
 from webhook_svc import service, store
 from webhook_svc.sender import AttemptResult, Sender
@@ -95,8 +95,7 @@ class Dispatcher:
                     backoff = min(backoff * 2, 5.0)
                     continue
             self._start_ready()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._config.poll_seconds)
+            await wait_at_most(self._wake, self._config.poll_seconds)
             self._wake.clear()
 
     async def _claim(self, room: int) -> None:

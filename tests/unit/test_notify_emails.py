@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.events import FailureCode
-from notify_svc.api import InvalidCursor, decode_cursor, encode_cursor
+from notify_svc.api import decode_cursor, encode_cursor
 from notify_svc.emails import (
     LANGUAGES,
     InvalidAddress,
@@ -22,6 +22,7 @@ from notify_svc.emails import (
     message_id_for,
     one_line,
 )
+from servicekit.cursors import InvalidCursor
 
 VIDEO = uuid.UUID("8d0e6f52-2b1c-4a7e-8f3d-5e6a7b8c9d0e")
 LINK = "https://app.example/video/8d0e6f52"

@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from servicekit.cursors import InvalidCursor
+from servicekit.cursors import decode_time_cursor as decode_cursor
+from servicekit.cursors import encode_time_cursor as encode_cursor
 from video_svc.media import SNIFF_BYTES, ReadChunk, UploadTooLarge, limited_stream, read_head, sniff_container
-from video_svc.service import InvalidCursor, clean_filename, decode_cursor, encode_cursor
+from video_svc.service import clean_filename
 
 TS_PACKET = b"\x47" + bytes(187)
 
