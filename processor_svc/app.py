@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from contracts.topology import PROCESSOR_VIDEO_UPLOADED, QueueSpec
+from contracts.topology import PROCESSOR_VIDEO_SEGMENTS, PROCESSOR_VIDEO_UPLOADED, QueueSpec
 from processor_svc import jobdir
-from processor_svc.consumers import handlers
+from processor_svc.consumers import handlers, segment_handlers
 from processor_svc.media import Limits
+from processor_svc.planning import JobConfig
 from processor_svc.runner import ToolLimits
-from processor_svc.service import JobConfig
 from processor_svc.settings import Settings
+from processor_svc.splitting import SplitSettings
 from servicekit import runtime
 from servicekit.http import add_readiness_check, base_app
 
@@ -48,6 +49,7 @@ def job_config(settings: Settings) -> JobConfig:
             open_files=settings.ffmpeg_max_open_files,
         ),
         max_result_bytes=settings.max_result_bytes,
+        split=SplitSettings(min_seconds=settings.split_min_seconds, segment_seconds=settings.split_segment_seconds),
     )
 
 
@@ -61,9 +63,26 @@ def workspace(settings: Settings) -> runtime.CleanupCtx:
     return ctx
 
 
-def create_app(settings: Settings, *, queue: QueueSpec = PROCESSOR_VIDEO_UPLOADED) -> web.Application:
-    """`queue` is the job queue's spec; tests pass one with shorter backoff tiers."""
+def consumer_bindings(config: JobConfig, queue: QueueSpec, segments_queue: QueueSpec) -> runtime.BindingsFactory:
+    def bindings(app: web.Application) -> runtime.Bindings:
+        storage, publisher = app[runtime.STORAGE], app[runtime.PUBLISHER]
+        return [
+            (queue, handlers(config, storage, publisher)),
+            (segments_queue, segment_handlers(config, storage, publisher)),
+        ]
+
+    return bindings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    queue: QueueSpec = PROCESSOR_VIDEO_UPLOADED,
+    segments_queue: QueueSpec = PROCESSOR_VIDEO_SEGMENTS,
+) -> web.Application:
+    """`queue` and `segments_queue` are the job queues' specs; tests pass ones with shorter backoff tiers."""
     app = base_app(SERVICE, trusted_proxies=settings.trusted_proxies)
+    config = job_config(settings)
     add_readiness_check(app, "ffmpeg", check_tools)
     app.cleanup_ctx.append(workspace(settings))
     app.cleanup_ctx.append(runtime.broker(settings, SERVICE))
@@ -71,7 +90,7 @@ def create_app(settings: Settings, *, queue: QueueSpec = PROCESSOR_VIDEO_UPLOADE
     app.cleanup_ctx.append(
         runtime.consumers(
             SERVICE,
-            [(queue, handlers(app, job_config(settings)))],
+            consumer_bindings(config, queue, segments_queue),
             prefetch=settings.processor_concurrency,
             use_database=False,
             grace_seconds=settings.shutdown_grace_seconds,

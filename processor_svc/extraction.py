@@ -14,6 +14,7 @@ from pathlib import Path
 
 from contracts import ExtractionMode, FailureCode, ImageFormat, ProcessingOptions
 from processor_svc.media import INPUT_GUARDS, MediaInfo, MediaRejected, decode_guards, rejection_for_limit
+from processor_svc.previews import preview_output
 from processor_svc.runner import Brake, Completed
 from processor_svc.segments import Segment
 from processor_svc.selection import Plan, encoder_args, filter_chain, input_args, output_args, seconds_arg
@@ -44,12 +45,14 @@ def extraction_argv(
     keyframes_only: bool,
     max_pixels: int,
     thumbnails: str | None = None,
+    previews: int = 0,
     segment: Segment | None = None,
     out_dir: str = FRAMES_DIR,
 ) -> list[str]:
     """The extraction command, run in the job directory: its paths are relative (SOURCE_NAME, `out_dir`), so the
     manifest can show it as it ran, and it can be run again on a copy of the source. With `thumbnails` (a scale
-    filter), the same frames also go, small, into THUMBNAILS_FILE as one MJPEG stream for the storyboard.
+    filter), the same frames also go, small, into THUMBNAILS_FILE as one MJPEG stream for the storyboard; with
+    `previews`, the first that many frames also go, small, into the job's previews (previews.py).
 
     With `segment` (an interval selection from the video's start, split by segments.py), only that segment's
     samples, numbered from its first on: its ffmpeg seeks to its keyframe, untrimmed, on the single pass's time
@@ -65,18 +68,31 @@ def extraction_argv(
         if segment.seek is not None:
             argv += ["-ss", seconds_arg(segment.seek), "-noaccurate_seek", "-copyts", "-start_at_zero"]
     argv += [*INPUT_GUARDS, *decode_guards(max_pixels), "-i", SOURCE_NAME]
+    first = 1 if segment is None else segment.first + 1
+    assert previews <= (selection.frames if segment is None else segment.count), previews  # (previews.py)
+    branches = _branches(selection, thumbnails, previews, first)
     graph = f"[0:{info.stream_index}]{filter_chain(options, info, selection, first_sample)}"
-    graph += "[frames]" if thumbnails is None else f",split=2[frames][small];[small]{thumbnails}[thumbnails]"
+    graph += f",split={len(branches) + 1}" if branches else ""
+    graph += "[frames]" + "".join(f"[{label}_in]" for label in branches)
+    graph += "".join(f";[{label}_in]{chain}[{label}]" for label, (chain, _) in branches.items())
     argv += ["-filter_complex", graph, "-progress", "pipe:1"]
     outputs = output_args(selection) if segment is None else ["-frames:v", str(segment.count)]
     argv += ["-map", "[frames]", *outputs, *encoder_args(options), "-threads", str(threads), "-f", "image2"]
-    if segment is not None:
-        argv += ["-start_number", str(segment.first + 1)]
-    argv += [f"{out_dir}/{FRAME_PATTERN.format(ext=options.image_format.value)}"]
-    if thumbnails is not None:
-        argv += ["-map", "[thumbnails]", *output_args(selection), "-c:v", "mjpeg", "-q:v", THUMBNAIL_QSCALE]
-        argv += ["-f", "mjpeg", THUMBNAILS_FILE]
+    argv += ["-start_number", str(first), f"{out_dir}/{FRAME_PATTERN.format(ext=options.image_format.value)}"]
+    for _, output in branches.values():
+        argv += output
     return argv
+
+
+def _branches(selection: Plan, thumbnails: str | None, previews: int, first: int) -> dict[str, tuple[str, list[str]]]:
+    """The outputs beside the frames, by label: their filter chain (from the frames) and their output options."""
+    branches = {}
+    if thumbnails is not None:
+        output = ["-map", "[thumbnails]", *output_args(selection), "-c:v", "mjpeg", "-q:v", THUMBNAIL_QSCALE]
+        branches["thumbnails"] = (thumbnails, [*output, "-f", "mjpeg", THUMBNAILS_FILE])
+    if previews > 0:
+        branches["previews"] = preview_output(previews, first, "previews")
+    return branches
 
 
 async def finished_frames(

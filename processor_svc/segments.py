@@ -29,6 +29,10 @@ SEEKABLE_FORMATS = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matrosk
 # A segment must hold at least this much decoding (2 s of 1080p30): below it, starting a process and decoding
 # from its keyframe cost more than running beside another one gains.
 MIN_SEGMENT_PIXELS = 2 * 30 * 1920 * 1080
+# One more ffmpeg costs about as much CPU as decoding this much (about 150 ms: linking its 200 libraries, reading
+# the file's index, setting up filters and encoder, against 5 ms a 1080p frame on one core): a split that skips
+# more decoding than that pays (with keyframes every 2 s, from one frame every 3 s on).
+PROCESS_START_PIXELS = 30 * 1920 * 1080
 MICROSECOND = Fraction(1, 1_000_000)
 
 
@@ -113,10 +117,12 @@ def plan_segments(
     processes: int,
     max_samples: int,
     min_seconds: Fraction,
+    skip_unseen: bool = False,
 ) -> list[Segment]:
     """Segments of at most `max_samples` samples (their frames wait on disk while earlier ones are zipped), of
     at least `min_seconds` of video, enough to keep `processes` busy, each split where the frame on screen is
-    close after a keyframe; one segment (the single pass) when splitting cannot be exact or bounded."""
+    close after a keyframe; with `skip_unseen`, split again wherever that skips decoding video no sample needs
+    (`_skipping`). One segment (the single pass) when splitting cannot be exact or bounded."""
     if processes < 2 or not packets or not _seekable(info) or info.time_base.numerator != 1:
         return [whole(samples)]
     step = interval.denominator  # sample indices whose time is a whole second
@@ -125,8 +131,10 @@ def plan_segments(
     if size >= samples or size > max_samples:
         return [whole(samples)]
     shown = on_screen(packets, info, interval, samples)
+    boundaries = {*_boundaries(packets, info, interval, samples, shown, size, max_samples)}
+    boundaries |= set(_skipping(packets, info, samples, step, shown) if skip_unseen else ())
     segments, first = [], 0
-    for boundary in [*_boundaries(packets, info, interval, samples, shown, size, max_samples), samples]:
+    for boundary in [*sorted(boundaries), samples]:
         if boundary - first > max_samples:
             return [whole(samples)]  # no keyframe where one was needed: the single pass, with its brake
         segments.append(_segment(packets, info, interval, first, boundary, shown))
@@ -165,6 +173,17 @@ def _boundaries(
         yield previous
 
 
+def _skipping(packets: list[Packet], info: MediaInfo, samples: int, step: int, shown: list[int]) -> Iterable[int]:
+    """Samples (at whole seconds) where a segment of its own skips more decoding than a process's start costs:
+    the frames after the one that ends the previous sample (the filter sees it go) and before the keyframe this
+    sample's frame is decoded from. With keyframes every 2 s and a frame every 5 s, four fifths of the video."""
+    frame_pixels = max(1, info.width * info.height)
+    for sample in range(step, samples, step):
+        key = _keyframe_before(packets, shown[sample])
+        if key is not None and (key - shown[sample - 1] - 2) * frame_pixels >= PROCESS_START_PIXELS:
+            yield sample
+
+
 def _segment(
     packets: list[Packet], info: MediaInfo, interval: Fraction, first: int, end: int, shown: list[int]
 ) -> Segment:
@@ -172,12 +191,23 @@ def _segment(
         return whole(end)
     key = _keyframe_before(packets, shown[first])
     assert key is not None
-    packet = packets[key]
-    # The demuxer lands on the last keyframe whose (decoding) timestamp is ≤ the asked time: asking for the
-    # keyframe's decoding time, rounded down to ffmpeg's microseconds, lands on it (or on an earlier one).
-    stamp = packet.dts if packet.dts is not None else packet.pts
-    seek = Fraction(math.floor(stamp * info.time_base / MICROSECOND), 1_000_000) - info.start_time
+    seek = _seek_to(packets, key, info.time_base) - info.start_time
     return Segment(first, end - first, first * interval, seek if seek > 0 else None)
+
+
+def _seek_to(packets: list[Packet], key: int, time_base: Fraction) -> Fraction:
+    """A time (in ffmpeg's microseconds) at which the demuxer lands on the keyframe `key`: it lands on the last
+    keyframe at or before the asked time, by presentation time (mov, matroska) or by decoding time. Its
+    presentation time rounded up is at or after both of its own, and before the next keyframe's, unless that one
+    is decoded sooner; then its decoding time rounded down, which lands on it or on an earlier one (more decoding,
+    the same frames)."""
+    packet = packets[key]
+    later = next((packets[i] for i in range(key + 1, len(packets)) if packets[i].key), None)
+    at = Fraction(math.ceil(packet.pts * time_base / MICROSECOND), 1_000_000)
+    if later is None or at < (later.pts if later.dts is None else min(later.pts, later.dts)) * time_base:
+        return at
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    return Fraction(math.floor(stamp * time_base / MICROSECOND), 1_000_000)
 
 
 def _keyframe_before(packets: list[Packet], index: int) -> int | None:

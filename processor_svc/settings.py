@@ -33,6 +33,10 @@ class Settings(BaseServiceSettings, StorageSettings):
     ffmpeg_max_cpu_seconds: int = Field(default=0, ge=0)
     ffmpeg_max_file_bytes: int = Field(default=GIB, gt=0)
     ffmpeg_max_open_files: int = Field(default=256, gt=0)
+    # A video whose selection is at least this long (s) is split into segments that several workers extract side
+    # by side (0: never); about split_segment_seconds of video each, at most contracts.MAX_SEGMENTS of them.
+    split_min_seconds: float = Field(default=1200, ge=0)
+    split_segment_seconds: float = Field(default=300, gt=0)
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()))
     shutdown_grace_seconds: float = Field(default=60, ge=0)
 

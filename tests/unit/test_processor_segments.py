@@ -50,11 +50,25 @@ def test_each_segment_seeks_to_the_keyframe_before_the_frame_on_screen_at_its_fi
         shown = max(p.pts for p in listed if p.pts * INFO.time_base <= segment.start)  # the frame on screen
         key = max((p for p in listed if p.key and p.pts <= shown), key=lambda p: p.pts)
         assert segment.seek is not None
-        # ffmpeg lands on the last keyframe whose decoding time is at or before the asked time: this one
-        assert segment.seek <= key.dts * INFO.time_base  # type: ignore[operator]
+        # ffmpeg lands on the last keyframe whose presentation (or decoding) time is at or before the asked
+        # time: this one, by either
+        assert segment.seek >= max(key.pts, key.dts) * INFO.time_base  # type: ignore[type-var]
         later = [p for p in listed if p.key and p.pts > key.pts]
-        assert all(segment.seek < p.dts * INFO.time_base for p in later)  # type: ignore[operator]
+        assert all(segment.seek < min(p.pts, p.dts) * INFO.time_base for p in later)  # type: ignore[type-var]
         assert segment.start - key.pts * INFO.time_base <= Fraction(7, 4)  # little decoded before the sample
+
+
+def test_a_segment_starts_wherever_that_skips_more_decoding_than_a_process_costs() -> None:
+    every_two_seconds = packets(gop=50)  # a frame every 3 s: 2 s to 4 s of each 6 s need not be decoded
+    assert [s.first for s in plan("3", 20, packets=every_two_seconds, skip_unseen=True)] == list(range(20))
+    regular = plan("3", 20, packets=every_two_seconds)  # (the parts of several workers)
+    assert 1 < len(regular) < 20
+    small = dataclasses.replace(INFO, width=320, height=240)  # 48-72 frames of 320x240 cost less than a process
+    assert plan("3", 20, small, packets=every_two_seconds, skip_unseen=True) == plan(
+        "3", 20, small, packets=every_two_seconds
+    )
+    # a frame a second, keyframes every 2 s: 23 frames of 1080p skipped cost less than a process
+    assert plan(packets=every_two_seconds, skip_unseen=True) == plan(packets=every_two_seconds)
 
 
 def test_a_file_that_starts_late_seeks_on_its_own_time_axis() -> None:

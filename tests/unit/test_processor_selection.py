@@ -1,5 +1,5 @@
 """The options of a job turned into ffmpeg's arguments, per mode and range, and the small parsers around them:
-pure functions, checked without running ffmpeg (tests/integration/test_processor_options.py runs them)."""
+pure functions, checked without running ffmpeg (tests/integration/processor/test_processor_options.py runs them)."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def test_quality_maps_onto_each_encoders_scale() -> None:
     assert encoder_args(options(image_format=ImageFormat.WEBP, quality=40)) == [
         "-c:v", "libwebp", "-lossless", "0", "-quality", "40",
     ]  # fmt: skip
-    assert encoder_args(options()) == ["-c:v", "png"]
+    assert encoder_args(options()) == ["-c:v", "png", "-pred", "up", "-compression_level", "1"]
 
 
 def test_the_extraction_command_names_only_paths_inside_its_job_directory() -> None:

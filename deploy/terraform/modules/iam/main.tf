@@ -54,6 +54,12 @@ locals {
           Action   = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:PutObjectTagging", "s3:GetObjectTagging"]
           Resource = ["${var.bucket_arn}/${var.results_prefix}*"]
         },
+        {
+          # A long video's segments are removed once gathered into its ZIP (processor_svc/fanout.py); nothing else.
+          Effect   = "Allow"
+          Action   = ["s3:DeleteObject"]
+          Resource = ["${var.bucket_arn}/${var.results_prefix}segments/*"]
+        },
       ]
     }
   }
