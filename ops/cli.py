@@ -1,34 +1,30 @@
 """The `framepipe` command: one argparse parser whose subcommands come from command modules.
 
-A command module exposes `register(subparsers)`, adds its parser(s) there and sets `handler` (a function of the
-parsed arguments returning the exit code) with `set_defaults`. Adding a command is one import and one entry
-in COMMANDS."""
+A command module exposes `register(subparsers)` (ops/command.py), adds its parser(s) there and sets `handler` (a
+function of the parsed arguments returning the exit code) with `set_defaults`. Adding a command is one import and
+one entry in COMMANDS. `completion` comes last: it completes the whole parser, so it is handed that parser."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Protocol, TypeAlias
 
-from ops import client, completion, dev_command, dlq, events, replay, schemas
+from ops import completion
+from ops.bus import dlq, events, replay
+from ops.client import command as client
+from ops.command import CommandModule
+from ops.dev import command as dev
+from ops.schemas import command as schemas
 from ops.version import version_text
-
-Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-class CommandModule(Protocol):
-    def register(self, subparsers: Subparsers) -> None: ...
-
 
 COMMANDS: list[CommandModule] = [
     schemas,
-    dev_command,
+    dev,
     client,
     events,
     replay,
     dlq,
-    completion,
 ]
 
 
@@ -38,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in COMMANDS:
         module.register(subparsers)
+    completion.register(subparsers, parser)
     return parser
 
 

@@ -7,18 +7,18 @@ option and choice completes and never drifts from what the command accepts.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
-from typing import TYPE_CHECKING
 
 import shtab
 
-if TYPE_CHECKING:
-    from ops.cli import Subparsers
+from ops.command import Subparsers
 
 SHELLS = ("bash", "zsh", "tcsh")
 
 
-def register(subparsers: Subparsers) -> None:
+def register(subparsers: Subparsers, root: argparse.ArgumentParser) -> None:
+    """`root` is the whole `framepipe` parser, this command included: the one the script completes."""
     parser = subparsers.add_parser(
         "completion",
         help="print a shell completion script (bash, zsh, tcsh)",
@@ -26,11 +26,9 @@ def register(subparsers: Subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("shell", choices=SHELLS)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=functools.partial(run, root))
 
 
-def run(args: argparse.Namespace) -> int:
-    from ops.cli import build_parser  # the whole parser, this command included
-
-    sys.stdout.write(shtab.complete(build_parser(), shell=args.shell))
+def run(root: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    sys.stdout.write(shtab.complete(root, shell=args.shell))
     return 0

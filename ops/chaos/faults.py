@@ -24,8 +24,8 @@ import aiohttp
 
 from ops.chaos.load import UploadLoad
 from ops.chaos.stack import ChaosStack
-from ops.dev_process import ServiceProcess
-from ops.localcluster import ClusterError
+from ops.dev.localcluster import ClusterError
+from ops.dev.process import ServiceProcess
 
 IN_FLIGHT = re.compile(r"^processor_jobs_in_flight (\S+)$", re.MULTILINE)
 

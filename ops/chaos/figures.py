@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 
+from contracts import TERMINAL_STATUSES as TERMINAL
 from ops.chaos.faults import BROKER_FAULTS, FaultRecord
 from ops.chaos.load import FailoverProbes, OutboxWatch, Upload, UploadLoad
 from ops.chaos.stack import BUCKET, ChaosStack
 
-TERMINAL = ("done", "failed")
 VIDEO_LINK = re.compile(r"/app/videos/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 

@@ -17,7 +17,7 @@ import aiohttp
 import asyncpg
 import structlog
 
-from ops.client_api import Api, ApiError, BaseUrls
+from ops.client.api import Api, ApiError, BaseUrls
 from servicekit.bus import Publisher
 from servicekit.bus.connection import FailoverConnection, broker_urls, connect
 from servicekit.bus.publisher import build_message

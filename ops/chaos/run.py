@@ -17,7 +17,7 @@ from ops.chaos.faults import FAULTS, FaultRecord, Target, Timings, inject
 from ops.chaos.figures import Figures, collect
 from ops.chaos.load import Clips, FailoverProbes, OutboxWatch, UploadLoad
 from ops.chaos.stack import DATABASE, ChaosStack
-from ops.client_api import BaseUrls
+from ops.client.api import BaseUrls
 
 log = structlog.get_logger(__name__)
 

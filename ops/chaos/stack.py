@@ -13,13 +13,13 @@ from typing import Any, TextIO
 
 import aioboto3
 
-from ops import scratch
-from ops.dev_env import AMBIENT_SETTINGS, DEFAULTS, LOCAL_S3_CREDENTIALS, Ports
-from ops.devstack import DevConfig, DevStack
-from ops.localcluster import LocalRabbitCluster
-from ops.localinfra import LocalS3, LocalSMTP, MailSink
-from ops.localpostgres import LocalPostgres
-from ops.tcpproxy import TcpProxy
+from ops.dev import scratch
+from ops.dev.env import AMBIENT_SETTINGS, DEFAULTS, LOCAL_S3_CREDENTIALS, Ports
+from ops.dev.localcluster import LocalRabbitCluster
+from ops.dev.localinfra import LocalS3, LocalSMTP, MailSink
+from ops.dev.localpostgres import LocalPostgres
+from ops.dev.stack import DevConfig, DevStack
+from ops.dev.tcpproxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "fp-chaos"

@@ -1,4 +1,4 @@
-"""The broker's per-service permissions (ops/brokerusers.py; deploy/k8s/broker/topology.yaml and the dev broker's
+"""The broker's per-service permissions (ops/bus/brokerusers.py; deploy/k8s/broker/topology.yaml and the dev broker's
 definitions) fit the topology of the contract: each service may configure, write and read every name the services
 declare at start (decision 0002: every service declares the whole topology), publish only the event types it
 produces, and dead-letter or retry only through its own queues' keys."""
@@ -14,9 +14,8 @@ import pytest
 import yaml
 
 from contracts.registry import EVENT_TYPES
-from contracts.schema import PRODUCERS
 from contracts.topology import ARCHIVE_STREAM, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, QUEUES, REVOCATIONS_STREAM
-from ops.brokerusers import SERVICES, TOKEN_VERIFIERS, access, dev_definitions, k8s_topology
+from ops.bus.brokerusers import SERVICES, TOKEN_VERIFIERS, access, dev_definitions, k8s_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,7 +75,12 @@ def test_the_dev_broker_boots_with_the_same_table() -> None:
 def test_a_service_publishes_exactly_the_types_it_produces(service: str) -> None:
     write, _ = access(service).topics[EVENTS_EXCHANGE]
     allowed = sorted(t for t in EVENT_TYPES if re.fullmatch(write, t))
-    assert allowed == sorted(t for t, by in PRODUCERS.items() if service in by)
+    assert allowed == sorted(t for t, model in EVENT_TYPES.items() if service in model.producers)
+
+
+def test_every_producer_of_an_event_type_is_a_service_with_a_broker_user() -> None:
+    producers = {service for model in EVENT_TYPES.values() for service in model.producers}
+    assert sorted(producers - set(SERVICES)) == []
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ops.client_api import (
+from ops.client.api import (
     EXIT_AUTH,
     EXIT_CONFLICT,
     EXIT_NOT_FOUND,
@@ -29,8 +29,8 @@ from ops.client_api import (
     save_token,
     token_path,
 )
-from ops.client_messages import explain
-from ops.client_progress import ProgressBar, human_bytes
+from ops.client.messages import explain
+from ops.client.progress import ProgressBar, human_bytes
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ops.client_api import EXIT_OK, EXIT_THROTTLED, Api, ApiError, BaseUrls, retry_after_seconds, save_token
+from ops.client.api import EXIT_OK, EXIT_THROTTLED, Api, ApiError, BaseUrls, retry_after_seconds, save_token
 
 ROOT = Path(__file__).resolve().parents[2]
 

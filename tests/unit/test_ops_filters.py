@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ops.filters import EventFacts, EventFilter, facts_of, parse_moment
-from ops.pacing import TokenBucket, parse_rate
-from ops.parking import UnknownQueue, origin_queue
-from ops.replayer import RecentIds
+from ops.bus.filters import EventFacts, EventFilter, facts_of, parse_moment
+from ops.bus.pacing import TokenBucket, parse_rate
+from ops.bus.parking import UnknownQueue, origin_queue
+from ops.bus.replayer import RecentIds
 
 NOW = datetime(2030, 1, 2, 12, 0, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ops.filters import EventFilter
-from ops.replaystate import ReplayJob, StateFile, Target, load_resume_point
+from ops.bus.filters import EventFilter
+from ops.bus.replaystate import ReplayJob, StateFile, Target, load_resume_point
 
 
 def job() -> ReplayJob:

@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aiormq.abc import DeliveredMessage
 
 from contracts.topology import ARCHIVE_STREAM
-from ops.filters import EventFacts, facts_of
+from ops.bus.filters import EventFacts, facts_of
 from servicekit.bus.consumer import REPLAY_ID_HEADER
 
 StreamOffset = str | int | datetime
@@ -96,20 +96,7 @@ async def read_archive(
         await raw.basic_consume(queue.name, deliver, arguments={OFFSET_HEADER: start})
         unacked = 0
         timeout = first_timeout if first_timeout is not None else idle_timeout
-        while True:
-            if arrived.empty():
-                getter = asyncio.ensure_future(arrived.get())
-                await asyncio.wait({getter, raw.closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
-                    if raw.closing.done():
-                        # The robust connection would reconnect, but a consumer on aiormq's channel is not
-                        # restored: say so rather than wait forever.
-                        raise ArchiveReadLost("the connection to the broker was lost while reading the archive")
-                    return
-                message = getter.result()
-            else:
-                message = arrived.get_nowait()
+        while (message := await _next(arrived, raw, timeout)) is not None:
             timeout = idle_timeout
             unacked += 1
             if unacked >= prefetch // 4 and message.delivery_tag is not None:
@@ -125,6 +112,24 @@ async def read_archive(
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(channel.close(), 5)
+
+
+async def _next(
+    arrived: asyncio.Queue[DeliveredMessage], raw: Any, wait_seconds: float | None
+) -> DeliveredMessage | None:
+    """The next archived message, or None when none arrived for `wait_seconds`."""
+    if not arrived.empty():
+        return arrived.get_nowait()
+    getter = asyncio.ensure_future(arrived.get())
+    await asyncio.wait({getter, raw.closing}, timeout=wait_seconds, return_when=asyncio.FIRST_COMPLETED)
+    if getter.done():
+        return getter.result()
+    getter.cancel()
+    if raw.closing.done():
+        # The robust connection would reconnect, but a consumer on aiormq's channel is not restored: say so
+        # rather than wait forever.
+        raise ArchiveReadLost("the connection to the broker was lost while reading the archive")
+    return None
 
 
 async def archive_end(connection: AbstractRobustConnection) -> ArchiveEnd | None:

@@ -11,8 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ops import scratch
-from ops.localinfra import free_port
+from ops.dev import scratch
+from ops.dev.localinfra import free_port
 
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -71,13 +71,9 @@ class LocalPostgres:
         await self._run("pg_ctl", args[0], "-D", str(self.data), "-w", "-t", "60", *args[1:])
 
     async def _run(self, tool: str, *args: str) -> None:
+        command = [*self._as_user, str(self._bin / tool), *args]
         process = await asyncio.create_subprocess_exec(
-            *self._as_user,
-            str(self._bin / tool),
-            *args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=self.root,
+            *command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.root
         )
         out, _ = await process.communicate()
         if process.returncode != 0:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
-from ops.localinfra import free_port
+from ops.dev.localinfra import free_port
 
 DEFAULT_PORTS_BASE = 8080
 LOCAL_HOSTS = frozenset({"", "127.0.0.1", "localhost", "::1"})

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from ops.client_api import EXIT_OK, Api
-from ops.client_output import Output
+from ops.client.api import EXIT_OK, Api
+from ops.client.output import Output
 
 Command = Callable[[argparse.Namespace, Api], Awaitable[int]]
 

@@ -1,5 +1,5 @@
-"""The client's commands: each takes the parsed arguments and the API, answers through `args.out` (lines for a
-person, or one JSON document with --json), and returns an exit code."""
+"""What the client's commands do: each takes the parsed arguments and the API, answers through `args.out` (lines
+for a person, or one JSON document with --json), and returns an exit code."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ops.client_api import (
+from contracts import TERMINAL_STATUSES as TERMINAL
+from ops.client.api import (
     EXIT_OK,
     EXIT_OTHER,
     EXIT_REJECTED,
@@ -20,12 +21,10 @@ from ops.client_api import (
     Progress,
     save_token,
 )
-from ops.client_messages import explain
-from ops.client_options import chosen_options, described, refusal
-from ops.client_output import Output, error_document
-from ops.client_progress import ProgressBar, human_bytes
-
-TERMINAL = ("done", "failed")
+from ops.client.messages import explain
+from ops.client.options import chosen_options, described, refusal
+from ops.client.output import Output, error_document
+from ops.client.progress import ProgressBar, human_bytes
 
 
 def _out(args: argparse.Namespace) -> Output:

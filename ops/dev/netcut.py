@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 
-from ops import scratch
+from ops.dev import scratch
 
 CHAIN_PREFIX = "FP-PART-"
 

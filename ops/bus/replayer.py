@@ -18,10 +18,10 @@ import aiormq
 from aio_pika.abc import AbstractRobustConnection
 
 from contracts.envelope import CONTENT_TYPE
-from ops.archive import ArchivedEvent, read_archive
-from ops.events import IDLE_TIMEOUT, start_of
-from ops.pacing import Progress, TokenBucket
-from ops.replaystate import ReplayJob, ResumePoint, StateFile
+from ops.bus.archive import ArchivedEvent, read_archive
+from ops.bus.pacing import Progress, TokenBucket
+from ops.bus.replaystate import ReplayJob, ResumePoint, StateFile
+from ops.bus.selection import IDLE_TIMEOUT, start_of
 from servicekit.bus import Publisher, PublishError
 from servicekit.bus.consumer import REPLAY_ID_HEADER, REPLAY_MODE_HEADER
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from ops.client_api import ApiError
+from ops.client.api import ApiError
 
 
 class Output:

@@ -10,13 +10,13 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
-from ops import client_commands as commands
-from ops import client_webhooks
-from ops.client_api import (
+from contracts import VideoStatus
+from ops.client import actions, webhooks
+from ops.client.api import (
     EXIT_CODES_HELP,
     EXIT_OTHER,
     Api,
@@ -26,13 +26,11 @@ from ops.client_api import (
     load_session,
     token_path,
 )
-from ops.client_messages import explain
-from ops.client_options import add_option_flags
-from ops.client_output import Output
+from ops.client.messages import explain
+from ops.client.options import add_option_flags
+from ops.client.output import Output
+from ops.command import Subparsers
 from ops.version import version_text
-
-if TYPE_CHECKING:
-    from ops.cli import Subparsers
 
 Command = Callable[[argparse.Namespace, Api], Awaitable[int]]
 
@@ -49,39 +47,39 @@ def register(subparsers: Subparsers) -> None:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     common = _common_options()
 
-    def add(actions: Any, name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
-        p: argparse.ArgumentParser = actions.add_parser(
+    def add(parent: Any, name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = parent.add_parser(
             name, help=help_text, description=help_text, parents=[common], epilog=EXIT_CODES_HELP,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )  # fmt: skip
         p.set_defaults(handler=run, command=command)
         return p
 
-    for name, help_text, command in (("register", "create an account", commands.register),
-                                     ("login", "log in and keep the token (mode 600)", commands.login)):  # fmt: skip
+    for name, help_text, command in (("register", "create an account", actions.register),
+                                     ("login", "log in and keep the token (mode 600)", actions.login)):  # fmt: skip
         p = add(sub, name, command, help_text)
         p.add_argument("--email", required=True)
         secret = p.add_mutually_exclusive_group()
         secret.add_argument("--password", help="prompted for when omitted")
         secret.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    p = add(sub, "upload", commands.upload, "upload one or more videos, with a progress bar per file")
+    p = add(sub, "upload", actions.upload, "upload one or more videos, with a progress bar per file")
     p.add_argument("files", nargs="+", metavar="FILE")
     add_option_flags(p)
     p.add_argument("--idempotency-key", metavar="KEY",
                    help="run the command again with the same KEY and the upload is not repeated")  # fmt: skip
-    p = add(sub, "list", commands.list_videos, "list your videos: id, status, progress, file name")
-    p.add_argument("--status", choices=("uploaded", "processing", "done", "failed"))
-    p = add(sub, "status", commands.status, "show one video; --watch follows it until done or failed")
+    p = add(sub, "list", actions.list_videos, "list your videos: id, status, progress, file name")
+    p.add_argument("--status", choices=list(VideoStatus))
+    p = add(sub, "status", actions.status, "show one video; --watch follows it until done or failed")
     p.add_argument("video_id", metavar="ID")
     p.add_argument("--watch", action="store_true", help="a progress bar until the video is done or failed")
     p.add_argument("--poll", type=float, default=0.5, metavar="S", help=argparse.SUPPRESS)
-    p = add(sub, "download", commands.download, "download a video's ZIP of frames, with a progress bar")
+    p = add(sub, "download", actions.download, "download a video's ZIP of frames, with a progress bar")
     p.add_argument("video_id", metavar="ID")
     p.add_argument("-o", "--output", metavar="PATH", help="file or directory (default: the current directory)")
-    p = add(sub, "delete", commands.delete, "delete a video, its upload and its frames")
+    p = add(sub, "delete", actions.delete, "delete a video, its upload and its frames")
     p.add_argument("video_id", metavar="ID")
-    add(sub, "notifications", commands.notifications, "list the e-mails sent to you")
-    client_webhooks.register(sub, add)
+    add(sub, "notifications", actions.notifications, "list the e-mails sent to you")
+    webhooks.register(sub, add)
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -157,7 +155,7 @@ def _password(args: argparse.Namespace) -> str:
     if args.password is not None:
         return str(args.password)
     password = getpass.getpass("Password: ")
-    if args.command is commands.register and getpass.getpass("Repeat password: ") != password:
+    if args.command is actions.register and getpass.getpass("Repeat password: ") != password:
         print("error: the passwords do not match", file=sys.stderr)
         raise SystemExit(EXIT_OTHER)
     return password

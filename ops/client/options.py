@@ -11,16 +11,16 @@ from servicekit.options import InvalidOptions, form_schema, parse_options
 
 # field -> (flag, metavar or None for an on/off switch, what it does)
 FLAGS: dict[str, tuple[str, str | None, str]] = {
-    "mode": ("--mode", "MODE", "which frames: every interval (default), every keyframe, or one per scene"),
-    "interval_seconds": ("--interval", "S", "seconds between frames (default 1)"),
+    "mode": ("--mode", "MODE", "which frames: every interval, every keyframe, or one per scene"),
+    "interval_seconds": ("--interval", "S", "seconds between frames"),
     "count": ("--count", "N", "interval mode: N frames evenly spread instead of one every --interval"),
-    "start_seconds": ("--start", "S", "start of the range, in seconds (default 0)"),
+    "start_seconds": ("--start", "S", "start of the range, in seconds"),
     "end_seconds": ("--end", "S", "end of the range, in seconds (default: the video's end)"),
     "width": ("--width", "PX", "fit frames inside this width, aspect kept, never enlarged"),
     "height": ("--height", "PX", "fit frames inside this height, aspect kept, never enlarged"),
-    "image_format": ("--format", "FORMAT", "frame format (default png)"),
+    "image_format": ("--format", "FORMAT", "frame format"),
     "quality": ("--quality", "Q", "jpg or webp quality, higher is better and larger"),
-    "scene_threshold": ("--scene-threshold", "T", "scenes mode: how different a frame must be (default 0.3)"),
+    "scene_threshold": ("--scene-threshold", "T", "scenes mode: how different a frame must be"),
     "max_frames": ("--max-frames", "N", "keyframes and scenes modes: stop after N frames"),
     "skip_black_start": ("--skip-black-start", None, "begin after the black frames the video opens with"),
     "storyboard": ("--storyboard", None, "also put a storyboard (sprite sheet, WebVTT, index) in the ZIP"),
@@ -36,7 +36,11 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=field, action="store_true", default=None, help=text)
         else:
             group.add_argument(
-                flag, dest=field, metavar=metavar, choices=schema[field].get("enum"), help=text + _bounds(schema[field])
+                flag,
+                dest=field,
+                metavar=metavar,
+                choices=schema[field].get("enum"),
+                help=text + _bounds(schema[field]) + _default(schema[field]),
             )
 
 
@@ -46,6 +50,14 @@ def _bounds(field: dict[str, Any]) -> str:
     if "enum" in field:
         return f"; one of {', '.join(field['enum'])}"
     return "" if low is None or high is None else f"; {low:g} to {high:g}"
+
+
+def _default(field: dict[str, Any]) -> str:
+    """The contract's default, when it is a value (not `none` or `off`)."""
+    default = field.get("default")
+    if default is None or default is False:
+        return ""
+    return f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
 
 
 def chosen_options(args: argparse.Namespace) -> dict[str, str]:

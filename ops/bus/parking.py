@@ -21,7 +21,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from contracts.topology import PARKING_SUFFIX, QUEUES
-from ops.filters import EventFacts, facts_of
+from ops.bus.filters import EventFacts, facts_of
 from servicekit.bus.consumer import (
     ATTEMPT_HEADER,
     ERROR_HEADER,

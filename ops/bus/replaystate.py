@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from contracts.topology import EVENTS_EXCHANGE
-from ops.filters import EventFilter
+from ops.bus.filters import EventFilter
 
 DEFAULT_STATE_DIR = Path("var/replay")
 

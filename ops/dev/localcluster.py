@@ -6,7 +6,7 @@ rolling restart), or cut off from the others (`partition`).
 It never touches the machine's own node: its nodes are `fpc<run>-<n>@localhost`, listen on free ports, keep their
 data under a scratch directory and read neither /etc/rabbitmq nor the system's cookie. Only epmd is shared.
 
-Partitions are iptables rules (ops/netcut.py) matching only this cluster's distribution ports and addresses: each
+Partitions are iptables rules (ops/dev/netcut.py) matching only this cluster's distribution ports and addresses: each
 node's outgoing distribution connections come from a loopback address of its own (127.x.y.n), so a node can be cut
 from its peers while clients still reach its AMQP port."""
 
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ops import netcut, scratch
-from ops.localinfra import free_port
+from ops.dev import netcut, scratch
+from ops.dev.localinfra import free_port
 
 SCRIPTS_DIRS = (Path("/usr/lib/rabbitmq/bin"), Path("/usr/lib/rabbitmq/sbin"))
 CLI_TIMEOUT = 60.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ops.client_api import ApiError
+from ops.client.api import ApiError
 
 
 def explain(error: ApiError, args: argparse.Namespace) -> str:

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ops.dev_env import DEFAULT_PORTS_BASE, Ports, load_settings
+from ops.command import Subparsers
+from ops.dev.env import DEFAULT_PORTS_BASE, Ports, load_settings
 
 if TYPE_CHECKING:
-    from ops.cli import Subparsers
-    from ops.devstack import DevStack
+    from ops.dev.stack import DevStack
 
 DESCRIPTION = """\
 Run the whole system on this machine: a local S3-compatible server (bucket created), a local SMTP sink
@@ -47,7 +47,7 @@ def register(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: every other `framepipe` command would otherwise pay for the whole runtime at start-up.
-    from ops.devstack import DevConfig, DevStack
+    from ops.dev.stack import DevConfig, DevStack
 
     if args.processors < 1 or args.video_replicas < 1:
         print("framepipe dev: --processors and --video-replicas must be at least 1", file=sys.stderr)

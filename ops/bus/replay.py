@@ -7,25 +7,23 @@ Modes: `redeliver` (consumers' inboxes drop what they already handled) or `repro
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from aio_pika.abc import AbstractRobustConnection
 
 from contracts.topology import QUEUES
-from ops.archive import ArchiveMissing, ArchiveReadLost, archive_end, starts_after_end
-from ops.audit import add_audit_argument, record_job
-from ops.broker import add_connection_argument, connect
-from ops.events import as_row, matching_events, start_of
-from ops.filters import add_filter_arguments, filter_from_args
-from ops.pacing import Progress, parse_rate
-from ops.replayer import RecentIds, ReplayCounts, Replayer, ReplayFailed
-from ops.replaystate import (
+from ops.bus.archive import ArchiveMissing, ArchiveReadLost, archive_end, starts_after_end
+from ops.bus.audit import add_audit_argument, record_job
+from ops.bus.broker import add_connection_argument, connect
+from ops.bus.filters import add_filter_arguments, filter_from_args
+from ops.bus.pacing import Progress, parse_rate
+from ops.bus.replayer import RecentIds, ReplayCounts, Replayer, ReplayFailed
+from ops.bus.replaystate import (
     DEFAULT_STATE_DIR,
     ReplayJob,
     ResumePoint,
@@ -36,10 +34,9 @@ from ops.replaystate import (
     new_replay_id,
     state_path,
 )
+from ops.bus.selection import as_row, matching_events, start_of
+from ops.command import Subparsers, run_job
 from servicekit.bus.connection import broker_user
-
-if TYPE_CHECKING:
-    from ops.cli import Subparsers
 
 MODES = ("redeliver", "reprocess")
 
@@ -186,13 +183,4 @@ async def replay(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(replay(args, sys.stdout))
-    except (UsageError, ArchiveMissing) as exc:
-        print(f"framepipe replay: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, UsageError) else 1
-    except ReplayFailed as exc:
-        print(f"framepipe replay: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_job("replay", replay(args, sys.stdout), {UsageError: 2, ArchiveMissing: 1, ReplayFailed: 1})

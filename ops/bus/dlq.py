@@ -11,21 +11,19 @@ import json
 import sys
 from collections import Counter
 from datetime import timedelta
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from aio_pika.abc import AbstractRobustConnection
 
 from contracts.topology import QUEUES
-from ops.audit import add_audit_argument, record_job
-from ops.broker import add_connection_argument, connect
-from ops.filters import add_filter_arguments, filter_from_args
-from ops.pacing import TokenBucket, parse_rate
-from ops.parking import ParkedMessage, UnknownQueue, depth, origin_queue, redrive_copy, scan
-from ops.replaystate import new_replay_id
+from ops.bus.audit import add_audit_argument, record_job
+from ops.bus.broker import add_connection_argument, connect
+from ops.bus.filters import add_filter_arguments, filter_from_args
+from ops.bus.pacing import TokenBucket, parse_rate
+from ops.bus.parking import ParkedMessage, UnknownQueue, depth, origin_queue, redrive_copy, scan
+from ops.bus.replaystate import new_replay_id
+from ops.command import Subparsers
 from servicekit.bus import Publisher, PublishError
-
-if TYPE_CHECKING:
-    from ops.cli import Subparsers
 
 
 class Refused(Exception):
