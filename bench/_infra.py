@@ -8,13 +8,13 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
-from contracts.events import ResultObject, VideoProcessedV1
+from contracts.events import VideoProcessedV1
+from tests.support import broker, database
+from tests.support.events import processed_data
 
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_BASE = os.environ.get("BENCH_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
@@ -23,30 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @contextlib.asynccontextmanager
 async def scratch_database() -> AsyncIterator[str]:
-    name = f"fp_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await admin.close()
+    async with database.scratch_database(PG_ADMIN_DSN, f"fp_bench_{uuid.uuid4().hex[:8]}") as url:
+        yield url
 
 
 @contextlib.contextmanager
 def scratch_vhost() -> Iterator[str]:
-    vhost = f"fp_bench_{uuid.uuid4().hex[:8]}"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"{AMQP_BASE}/{vhost}"
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+    with broker.scratch_vhost(AMQP_BASE, "fp_bench") as url:
+        yield url
 
 
 def service_env(dsn: str, amqp_url: str, port: int, keys_dir: str, **extra: str) -> dict[str, str]:
@@ -110,18 +94,7 @@ def cpu_by_process(groups: dict[str, str]) -> dict[str, float]:
 
 def processed(owner_id: uuid.UUID, filename: str | None = None) -> VideoProcessedV1:
     """A realistic outcome of a two-minute video, as the processor publishes it."""
-    video_id = uuid.uuid4()
-    result = ResultObject(bucket="results", key=f"videos/{video_id}/frames.zip", size_bytes=10_000, sha256="0" * 64)
-    return VideoProcessedV1(
-        video_id=video_id,
-        owner_id=owner_id,
-        frame_count=120,
-        duration_seconds=120,
-        result=result,
-        processing_seconds=30,
-        finished_at=datetime.now(UTC),
-        filename=filename,
-    )
+    return processed_data(owner_id, frame_count=120, duration_seconds=120, processing_seconds=30, filename=filename)
 
 
 def cpu_breakdown(before: dict[str, float], after: dict[str, float]) -> str:

@@ -33,13 +33,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from e2e import make_video  # noqa: E402
-
 from ops.chaos.faults import FAULTS, Timings  # noqa: E402
 from ops.chaos.load import Clips  # noqa: E402
 from ops.chaos.run import Plan, run_chaos, shuffled_faults  # noqa: E402
 from ops.chaos.stack import ChaosStack  # noqa: E402
 from servicekit.logging import configure_logging  # noqa: E402
+from tests.support.videos import make_video  # noqa: E402
 
 
 async def main(options: argparse.Namespace) -> None:
@@ -60,7 +59,8 @@ async def main(options: argparse.Namespace) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="framepipe-chaos-clip-") as tmp:
         clips = Clips(
-            make_video(Path(tmp) / "clip.mp4", 1, "160x120"), make_video(Path(tmp) / "long.mp4", 30, "320x240")
+            make_video(Path(tmp) / "clip.mp4", 1, size="160x120", rate=25),
+            make_video(Path(tmp) / "long.mp4", 30, size="320x240", rate=25),
         )
         stack = ChaosStack(processors=options.processors, net_ticktime=options.net_ticktime, log_level="info")
         started = time.monotonic()

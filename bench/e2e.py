@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,33 +28,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ops.client_api import Api, BaseUrls  # noqa: E402
-from ops.dev_env import DEFAULTS, Ports, admin_database_url  # noqa: E402
-from ops.devstack import DevConfig, DevStack  # noqa: E402
-from ops.localinfra import free_port  # noqa: E402
+from ops.client.api import Api, BaseUrls  # noqa: E402
+from ops.dev.env import DEFAULTS, Ports, admin_database_url  # noqa: E402
+from ops.dev.localinfra import free_port  # noqa: E402
+from ops.dev.stack import DevConfig, DevStack  # noqa: E402
+from tests.support.broker import add_vhost, drop_vhost  # noqa: E402
+from tests.support.database import drop_database  # noqa: E402
+from tests.support.videos import make_video  # noqa: E402
 
 FFMPEG_SUM = re.compile(r'^processor_ffmpeg_duration_seconds_sum\{tool="ffmpeg"\} (\S+)$', re.MULTILINE)
 FFPROBE_SUM = re.compile(r'^processor_ffmpeg_duration_seconds_sum\{tool="ffprobe"\} (\S+)$', re.MULTILINE)
 JOB_SUM = re.compile(r"^processor_job_duration_seconds_sum (\S+)$", re.MULTILINE)
 RUN = uuid.uuid4().hex[:8]
-
-
-def make_video(path: Path, seconds: float, size: str) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration={seconds}",
-         "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "25", str(path)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    return path
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 async def user(http: aiohttp.ClientSession, urls: BaseUrls) -> Api:
@@ -143,8 +131,7 @@ async def running_stack(processors: int = 1, **extra: str) -> AsyncIterator[tupl
     """The whole system as `framepipe dev --processors N` runs it, on a database, vhost and bucket of its own that
     are removed afterwards; yields the stack, its URLs and a scratch directory."""
     vhost, database = f"fp_bench_{RUN}", f"fp_bench_{RUN}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    add_vhost(vhost)
     settings = {**os.environ, **DEFAULTS}
     settings.update(
         DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{database}",
@@ -172,28 +159,20 @@ async def running_stack(processors: int = 1, **extra: str) -> AsyncIterator[tupl
             yield stack, BaseUrls(stack.url("auth"), stack.url("video"), stack.url("notify")), work
         finally:
             await stack.stop()
-            await drop_database(settings["DATABASE_URL"])
-            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True)
+            await drop_database(*admin_database_url(settings["DATABASE_URL"]))
+            drop_vhost(vhost)
 
 
 async def main(samples: int, total: int) -> None:
     async with running_stack() as (stack, urls, work), aiohttp.ClientSession() as http:
         api = await user(http, urls)
-        await overhead(stack, http, api, make_video(work / "five.mp4", 5, "640x360"), samples)
-        tiny = make_video(work / "tiny.mp4", 1, "160x120")
+        await overhead(stack, http, api, make_video(work / "five.mp4", 5, size="640x360", rate=25), samples)
+        tiny = make_video(work / "tiny.mp4", 1, size="160x120", rate=25)
         one = await burst(stack, http, urls, tiny, total)
         await stack.add_processor()
         two = await burst(stack, http, urls, tiny, total)
     print(f"burst of {total} uploads from 10 clients (1 s videos, 1 frame/s):")
     print(f"  1 processor: {one:6.1f} videos/min   2 processors: {two:6.1f} videos/min   ratio {two / one:.2f}")
-
-
-async def drop_database(url: str) -> None:
-    admin_url, name = admin_database_url(url)
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    await admin.close()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._infra import percentile
 from bench.upload import ROOT, create_bucket, video_service
-from ops.localinfra import LocalS3, free_port
+from contracts import VideoStatus
+from ops.dev.localinfra import LocalS3, free_port
 from servicekit.db import create_pool
 from video_svc import store
 from video_svc.views import render_video
@@ -60,7 +61,7 @@ def bare_app(dsn: str, owner: uuid.UUID) -> web.Application:
 
 async def seed(dsn: str, owner: uuid.UUID, count: int) -> None:
     """`count` videos in every status, straight into video_svc's table (uploading them is not what is measured)."""
-    statuses = ("uploaded", "processing", "done", "failed")
+    statuses = tuple(VideoStatus)
     rows = [
         (
             uuid.uuid4(),

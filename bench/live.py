@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._infra import percentile, rss_mib, served
 from bench.upload import Service, create_bucket, video_service
 from contracts import VideoProcessingProgressV1, new_envelope
-from ops.localinfra import LocalS3, free_port
+from ops.dev.localinfra import LocalS3, free_port
 from servicekit.bus import Publisher, connect
 
 

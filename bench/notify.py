@@ -54,7 +54,7 @@ from contracts.events import UserRegisteredV1
 from contracts.topology import NOTIFY_VIDEO_OUTCOMES
 from notify_svc.emails import Sender, Templates, build_message, message_id_for
 from notify_svc.settings import Settings
-from ops.localinfra import free_port, wait_for_port
+from ops.dev.localinfra import free_port, wait_for_port
 from servicekit.bus import Publisher, connect, declare_topology
 from servicekit.bus.batch import SLOTS
 from servicekit.logging import configure_logging

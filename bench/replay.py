@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from contracts import VideoDeletedV1, new_envelope
 from contracts.envelope import amqp_headers, encode
 from contracts.topology import EVENTS_EXCHANGE, NOTIFY_USER_DIRECTORY
+from ops.bus.replayer import WINDOW
 from ops.cli import build_parser
-from ops.replayer import WINDOW
 from servicekit.bus import connect, declare_topology
 from servicekit.bus.publisher import build_message
 

@@ -33,7 +33,7 @@ from boto3.s3.transfer import TransferConfig
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._infra import scratch_database, scratch_vhost, served, service_env
-from ops.localinfra import LocalS3, free_port
+from ops.dev.localinfra import LocalS3, free_port
 from servicekit.tokens import TokenSigner, generate_keypair
 
 BUCKET = "framepipe-bench"

@@ -53,7 +53,7 @@ from bench._infra import (
 from contracts import new_envelope
 from contracts.envelope import Envelope, encode
 from contracts.events import EventData
-from ops.localinfra import free_port, wait_for_port
+from ops.dev.localinfra import free_port, wait_for_port
 from servicekit.bus import Publisher, connect, declare_topology
 from servicekit.logging import configure_logging
 from servicekit.tokens import TokenSigner, generate_keypair

@@ -3,27 +3,17 @@ SMTP server. Everything is created fresh for the run and removed at the end."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from ops.localinfra import LocalS3, LocalSMTP, MailSink
-from servicekit.tokens import TokenSigner, generate_keypair
-
-PG_ADMIN_DSN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-AMQP_BASE = os.environ.get("TEST_AMQP_BASE", "amqp://guest:guest@127.0.0.1:5672")
-RUN_ID = uuid.uuid4().hex[:8]
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+from ops.dev.localinfra import LocalS3, LocalSMTP, MailSink
+from tests.support.broker import drop_vhost, make_vhost
+from tests.support.database import scratch_database
+from tests.support.settings import AMQP_BASE, PG_ADMIN_DSN, RUN_ID
+from tests.support.tokens import JwtKeys, make_jwt_keys, signer_for
 
 
 @pytest.fixture(scope="session")
@@ -33,28 +23,8 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    name = f"fp_test_{RUN_ID}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    yield PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    await admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name
-    )
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    await admin.close()
-
-
-def make_vhost(label: str) -> str:
-    vhost = f"fp_test_{RUN_ID}_{label}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    return vhost
-
-
-def drop_vhost(vhost: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False, capture_output=True, timeout=60)
+    async with scratch_database(PG_ADMIN_DSN, f"fp_test_{RUN_ID}") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -99,33 +69,10 @@ def tmp_media(tmp_path: Path) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class JwtKeys:
-    private_key_file: Path
-    public_keys_dir: Path
-    key_id: str
-    issuer: str = "framepipe-auth"
-    audience: str = "framepipe"
-
-
 @pytest.fixture(scope="session")
 def jwt_keys(tmp_path_factory: pytest.TempPathFactory) -> JwtKeys:
     """An RS256 key pair for this run: auth_svc signs with it, the other services verify with its public half."""
-    root = tmp_path_factory.mktemp("keys")
-    keys = JwtKeys(private_key_file=root / "private.pem", public_keys_dir=root / "public", key_id="test-key-1")
-    generate_keypair(keys.private_key_file, keys.public_keys_dir, keys.key_id)
-    return keys
-
-
-def signer_for(keys: JwtKeys, ttl_seconds: int = 3600) -> TokenSigner:
-    """A signer of tokens every test service accepts, as auth_svc's would be."""
-    return TokenSigner(
-        keys.private_key_file.read_text(),
-        key_id=keys.key_id,
-        issuer=keys.issuer,
-        audience=keys.audience,
-        ttl_seconds=ttl_seconds,
-    )
+    return make_jwt_keys(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """A real three-node RabbitMQ cluster on loopback for this package's tests (about 15 s to start; nodes, data and
-partition rules of its own, see ops/localcluster.py), stopped after the package's last test."""
+partition rules of its own, see ops/dev/localcluster.py), stopped after the package's last test."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ops.localcluster import LocalRabbitCluster
+from ops.dev.localcluster import LocalRabbitCluster
 
 
 @pytest.fixture(scope="package")

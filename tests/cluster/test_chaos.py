@@ -13,8 +13,8 @@ from ops.chaos.faults import FAULTS, Timings
 from ops.chaos.load import Clips
 from ops.chaos.run import Plan, run_chaos
 from ops.chaos.stack import ChaosStack
-from ops.localcluster import LocalRabbitCluster
-from tests.e2e.media import make_video
+from ops.dev.localcluster import LocalRabbitCluster
+from tests.support.videos import make_video
 
 pytestmark = pytest.mark.e2e
 

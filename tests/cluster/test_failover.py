@@ -10,10 +10,10 @@ import uuid
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from ops.localcluster import LocalRabbitCluster
+from ops.dev.localcluster import LocalRabbitCluster
 from servicekit.bus import Publisher, connect
 from servicekit.bus.publisher import build_message
-from tests.support import eventually
+from tests.support.polling import eventually
 
 
 async def test_a_consumer_and_a_publisher_go_on_through_the_kill_of_the_node_leading_their_queue(

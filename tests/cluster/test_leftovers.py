@@ -8,10 +8,10 @@ import subprocess
 
 import pytest
 
-from ops import netcut, scratch
-from ops.localcluster import sweep_stale
-from ops.localpostgres import LocalPostgres
-from tests.support import eventually
+from ops.dev import netcut, scratch
+from ops.dev.localcluster import sweep_stale
+from ops.dev.localpostgres import LocalPostgres
+from tests.support.polling import eventually
 
 
 def dead_pid() -> int:

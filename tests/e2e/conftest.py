@@ -12,15 +12,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import pytest
 
-from ops.client_api import BaseUrls
-from ops.dev_env import AMBIENT_SETTINGS, DEFAULTS, Ports, admin_database_url
-from ops.devstack import DevConfig, DevStack
-from ops.localinfra import MailSink, free_port
-from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vhost
+from ops.client.api import BaseUrls
+from ops.dev.env import AMBIENT_SETTINGS, DEFAULTS, Ports
+from ops.dev.localinfra import MailSink, free_port
+from ops.dev.stack import DevConfig, DevStack
 from tests.e2e.users import User, sign_up
+from tests.support.broker import drop_vhost, make_vhost
+from tests.support.database import database_url_on, drop_database
+from tests.support.settings import AMQP_BASE, PG_ADMIN_DSN, RUN_ID
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +31,8 @@ async def stack() -> AsyncIterator[DevStack]:
     # Not under pytest's basetemp: other runs on this machine rotate it away while the stack still writes there.
     var = Path(tempfile.mkdtemp(prefix=f"framepipe-e2e-{RUN_ID}-"))
     vhost = make_vhost("e2e")
-    database_url = PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/fp_test_{RUN_ID}_e2e"
+    database = f"fp_test_{RUN_ID}_e2e"
+    database_url = database_url_on(PG_ADMIN_DSN, database)
     settings = {k: v for k, v in os.environ.items() if k not in AMBIENT_SETTINGS}
     settings.update(DEFAULTS)
     settings.update(
@@ -38,11 +40,15 @@ async def stack() -> AsyncIterator[DevStack]:
         AMQP_URL=f"{AMQP_BASE}/{vhost}",
         SMTP_PORT=str(free_port()),
         S3_BUCKET=f"fp-e2e-{RUN_ID}",
+        # Videos of 90 s or more go out in segments of about 30 s to both workers (test_long_videos.py).
+        SPLIT_MIN_SECONDS="90",
+        SPLIT_SEGMENT_SECONDS="30",
     )
     log = (var / "services.log").open("w", buffering=1)
     print(f"e2e stack: services log at {var / 'services.log'}")
     # Two video_svc replicas behind the gateway, as in production: live changes must reach a browser whichever
-    # replica its event stream is on.
+    # replica its event stream is on. Two processor workers (`framepipe dev --processors 2`): a long video's
+    # segments must be shared between them.
     config = DevConfig(
         settings=settings,
         root=ROOT,
@@ -51,6 +57,7 @@ async def stack() -> AsyncIterator[DevStack]:
         output=log,
         ready_timeout=100,
         video_replicas=2,
+        processors=2,
     )
     stack = DevStack(config)
     try:
@@ -59,23 +66,10 @@ async def stack() -> AsyncIterator[DevStack]:
     finally:
         await stack.stop()
         log.close()
-        await _drop_database(database_url)
+        await drop_database(PG_ADMIN_DSN, database)
         drop_vhost(vhost)
         if not os.environ.get("FRAMEPIPE_E2E_KEEP"):
             shutil.rmtree(var, ignore_errors=True)
-
-
-async def _drop_database(database_url: str) -> None:
-    admin_url, name = admin_database_url(database_url)
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            name,
-        )
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(scope="package")

@@ -8,11 +8,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ops.client_api import BaseUrls
-from ops.localinfra import MailSink
-from tests.e2e.media import make_video
+from ops.client.api import BaseUrls
+from ops.dev.localinfra import MailSink
 from tests.e2e.users import User, mentions, sign_up
-from tests.support import eventually
+from tests.support.polling import eventually
+from tests.support.videos import make_video
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.client_api import (
+from ops.client.api import (
     EXIT_AUTH,
     EXIT_CONFLICT,
     EXIT_NOT_FOUND,
@@ -23,11 +23,12 @@ from ops.client_api import (
     EXIT_UNAVAILABLE,
     BaseUrls,
 )
-from ops.devstack import DevStack
-from ops.localinfra import free_port
-from tests.e2e.media import decoded_size, make_video
-from tests.receiver import Receiver
-from tests.support import eventually
+from ops.dev.localinfra import free_port
+from ops.dev.stack import DevStack
+from tests.e2e.media import decoded_size
+from tests.support.polling import eventually
+from tests.support.receiver import Receiver
+from tests.support.videos import make_video
 from webhook_svc.signing import verify
 
 pytestmark = pytest.mark.e2e

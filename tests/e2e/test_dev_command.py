@@ -20,10 +20,12 @@ from typing import Any
 import boto3
 import pytest
 
-from ops.dev_env import DEFAULTS, LOCAL_S3_CREDENTIALS, Ports
-from ops.devstack import DevConfig, DevStack, DevStackError
-from ops.localinfra import free_port
-from tests.conftest import AMQP_BASE, PG_ADMIN_DSN, RUN_ID, drop_vhost, make_vhost
+from ops.dev.env import DEFAULTS, LOCAL_S3_CREDENTIALS, Ports
+from ops.dev.localinfra import free_port
+from ops.dev.stack import DevConfig, DevStack, DevStackError
+from tests.support.broker import drop_vhost, make_vhost
+from tests.support.database import database_url_on
+from tests.support.settings import AMQP_BASE, PG_ADMIN_DSN, RUN_ID
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +54,7 @@ def dev_env() -> Iterator[dict[str, str]]:
     env = {**os.environ, **DEFAULTS}
     env.pop("S3_ENDPOINT_URL", None)
     env.update(
-        DATABASE_URL=PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/fp_test_{RUN_ID}_dev",
+        DATABASE_URL=database_url_on(PG_ADMIN_DSN, f"fp_test_{RUN_ID}_dev"),
         AMQP_URL=f"{AMQP_BASE}/{vhost}",
         SMTP_PORT=str(free_port()),
         S3_BUCKET=f"fp-dev-{RUN_ID}",  # its own mirror under var/s3/, removed below

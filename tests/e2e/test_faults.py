@@ -7,14 +7,15 @@ import asyncio
 import subprocess
 from pathlib import Path
 
-import aioboto3
 import pytest
 
-from ops.devstack import DevStack
-from ops.localinfra import MailSink
-from tests.e2e.media import frames_in_zip, make_video
+from ops.dev.localinfra import MailSink
+from ops.dev.stack import DevStack
+from tests.e2e.media import frames_in_zip
 from tests.e2e.users import TERMINAL, User, mentions
-from tests.support import eventually
+from tests.support.polling import eventually
+from tests.support.s3 import s3_client
+from tests.support.videos import make_video
 
 pytestmark = pytest.mark.e2e
 
@@ -84,10 +85,8 @@ def _close_all_connections(vhost: str) -> None:
 async def _result_objects(stack: DevStack, video_id: str) -> list[str]:
     """Every ZIP in the bucket for this video: a retried job must overwrite its result, never add one."""
     settings = stack.settings
-    session = aioboto3.Session(
-        aws_access_key_id=settings["AWS_ACCESS_KEY_ID"], aws_secret_access_key=settings["AWS_SECRET_ACCESS_KEY"]
-    )
-    async with session.client("s3", endpoint_url=settings["S3_ENDPOINT_URL"], region_name="us-east-1") as s3:
+    credentials = settings["AWS_ACCESS_KEY_ID"], settings["AWS_SECRET_ACCESS_KEY"]
+    async with s3_client(settings["S3_ENDPOINT_URL"], credentials) as s3:
         listing = await s3.list_objects_v2(Bucket=settings["S3_BUCKET"])
     keys = [obj["Key"] for obj in listing.get("Contents", [])]
     return [key for key in keys if video_id in key and key.endswith(".zip")]

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from ops.devstack import DevStack
+from ops.dev.stack import DevStack
 
 pytestmark = pytest.mark.e2e
 

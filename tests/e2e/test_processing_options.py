@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.media import decoded_size, frames_in_zip, make_video
+from tests.e2e.media import decoded_size, frames_in_zip
 from tests.e2e.users import User
+from tests.support.videos import make_video
 
 pytestmark = pytest.mark.e2e
 

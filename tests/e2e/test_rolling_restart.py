@@ -15,9 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ops.devstack import DevStack
-from tests.e2e.media import make_video
-from tests.support import eventually
+from ops.dev.stack import DevStack
+from tests.support.polling import eventually
+from tests.support.videos import make_video
 
 pytestmark = pytest.mark.e2e
 

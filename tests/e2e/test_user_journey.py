@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ops.client_api import ApiError
-from ops.localinfra import MailSink
-from tests.e2e.media import decoded_size, frames_in_zip, make_video
+from ops.client.api import ApiError
+from ops.dev.localinfra import MailSink
+from tests.e2e.media import decoded_size, frames_in_zip
 from tests.e2e.users import User, mentions
-from tests.support import eventually
+from tests.support.polling import eventually
+from tests.support.videos import make_video
 
 pytestmark = pytest.mark.e2e
 

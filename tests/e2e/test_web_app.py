@@ -15,14 +15,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, Page, Request, Route
+from playwright.async_api import Browser, FileChooser, Page, Request, Route
 
-from ops.devstack import DevStack
-from ops.localinfra import MailSink
+from ops.dev.localinfra import MailSink
+from ops.dev.stack import DevStack
 from servicekit.sessions import COOKIE
 from tests.e2e.browser import Person, launch, person, screenshot
-from tests.e2e.media import decoded_size, make_video
-from tests.support import eventually
+from tests.e2e.media import decoded_size
+from tests.support.polling import eventually
+from tests.support.videos import make_video
 
 pytestmark = pytest.mark.e2e
 
@@ -441,13 +442,15 @@ async def test_wrong_files_are_refused_before_sending_and_server_refusals_are_ex
 async def test_an_upload_shows_speed_and_time_left_and_can_be_cancelled(people: People, tmp_path: Path) -> None:
     ana = await people()
     page = ana.page
-    await sign_up(ana)
-    big = make_video(tmp_path / "big.mp4", 20, size="640x360", rate=25)
+    # Slow uploads from before signing up: the browser applies the conditions to its network service a moment
+    # after answering, and an upload started in that moment would go through at full speed.
     network = await ana.context.new_cdp_session(page)
     await network.send(
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 64 * 1024},
     )
+    await sign_up(ana)
+    big = make_video(tmp_path / "big.mp4", 20, size="640x360", rate=25)
     await page.set_input_files("#file-input", str(big))
     upload = page.locator(".upload[data-state=uploading]")
     await page.locator(".upload .upload-numbers", has_text="left").wait_for()
@@ -487,6 +490,11 @@ async def test_portuguese_from_the_browser_and_english_by_choice(people: People)
 async def test_labels_names_keyboard_contrast_and_a_phone_width(people: People, tmp_path: Path) -> None:
     ana = await people(width=360)
     page = ana.page
+    # Playwright asks the browser to hand it file choosers only once a listener exists, and does not wait for the
+    # answer: a listener added just before the key press can lose the race, and the chooser then opened by the
+    # browser blocks every later one. Listening from the start leaves the browser many round trips to agree.
+    choosers: asyncio.Queue[FileChooser] = asyncio.Queue()
+    page.on("filechooser", choosers.put_nowait)
     await ana.open()
     await page.wait_for_selector("#auth-view:not([hidden])")
     assert await page.evaluate(ACCESSIBILITY_GAPS) == []
@@ -501,9 +509,9 @@ async def test_labels_names_keyboard_contrast_and_a_phone_width(people: People, 
         if await page.evaluate("document.activeElement.id") == "choose-files":
             break
     assert await page.evaluate("document.activeElement.id") == "choose-files"
-    async with page.expect_file_chooser() as choosing:
-        await page.keyboard.press("Enter")
-    await (await choosing.value).set_files(str(make_video(tmp_path / "keyboard.mp4", 1)))
+    await page.keyboard.press("Enter")
+    chooser = await asyncio.wait_for(choosers.get(), timeout=20)
+    await chooser.set_files(str(make_video(tmp_path / "keyboard.mp4", 1)))
     await page.wait_for_selector(".video[data-status=done]", timeout=60_000)
     await page.focus(".video-delete")
     await page.keyboard.press("Enter")

@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from ops.client_api import Api, BaseUrls
-from ops.localinfra import MailSink
+from ops.client.api import Api, BaseUrls
+from ops.dev.localinfra import MailSink
 
 TERMINAL = ("done", "failed")
 

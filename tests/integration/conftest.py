@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
 from servicekit.bus import Publisher, connect, declare_topology
 from servicekit.db import create_pool, migrate
+from tests.support.database import SchemaPool
 
 
 @pytest.fixture
@@ -30,13 +29,6 @@ async def publisher(amqp: AbstractRobustConnection) -> AsyncIterator[Publisher]:
     await pub.start()
     yield pub
     await pub.close()
-
-
-@dataclass
-class SchemaPool:
-    schema: str
-    pool: asyncpg.Pool
-    dsn: str
 
 
 @pytest.fixture
