@@ -72,7 +72,7 @@ contracts-dist: install
 	$(BIN)/framepipe schemas package dist
 
 bench: install
-	for b in bus auth upload list live processor notify webhooks replay e2e; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in bus auth upload list live processor notify webhooks replay e2e fanout; do $(BIN)/python bench/$$b.py || exit 1; done
 
 # The chaos soak on a three-node RabbitMQ cluster (30 minutes; CHAOS_ARGS="--minutes 10" for less). Needs root.
 chaos: install
