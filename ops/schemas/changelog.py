@@ -26,21 +26,24 @@ class Release:
     types: tuple[str, ...]
 
 
+# The event types of the first release, which 1.3.0 changed all at once.
+FIRST_TYPES = (
+    "auth.user.registered.v1",
+    "video.uploaded.v1",
+    "video.processing.started.v1",
+    "video.processing.progress.v1",
+    "video.processed.v1",
+    "video.failed.v1",
+    "video.deleted.v1",
+    "notification.sent.v1",
+)
+
 CHANGELOG: tuple[Release, ...] = (
     Release(
         version="1.0.0",
         date="2026-11-28",
         title="v1: initial contract",
-        types=(
-            "auth.user.registered.v1",
-            "video.uploaded.v1",
-            "video.processing.started.v1",
-            "video.processing.progress.v1",
-            "video.processed.v1",
-            "video.failed.v1",
-            "video.deleted.v1",
-            "notification.sent.v1",
-        ),
+        types=FIRST_TYPES,
     ),
     Release(
         version="1.1.0",
@@ -59,16 +62,7 @@ CHANGELOG: tuple[Release, ...] = (
         date="2026-12-05",
         title="Optional `traceparent` and `tracestate` on every envelope (the CloudEvents distributed-tracing "
         "extension) and their `ce-` AMQP headers, so one trace follows an upload to its e-mail",
-        types=(
-            "auth.user.registered.v1",
-            "video.uploaded.v1",
-            "video.processing.started.v1",
-            "video.processing.progress.v1",
-            "video.processed.v1",
-            "video.failed.v1",
-            "video.deleted.v1",
-            "notification.sent.v1",
-        ),
+        types=FIRST_TYPES,
     ),
     Release(
         version="1.4.0",
