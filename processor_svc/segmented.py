@@ -1,10 +1,11 @@
 """Running an extraction's segments (segments.py) side by side and handing their frames over in order, as they
 are finished, so the ZIP is written while ffmpeg goes on.
 
-Disk stays bounded without stopping ffmpeg: a segment starts only when it is less than `processes` segments
-ahead of the one being handed over, so no more than `processes` segments' frames exist at a time (the plan keeps
-each to FRAMES_AHEAD samples). A single segment has no such bound by construction: it keeps the brake
-(SIGSTOP/SIGCONT) of extraction.finished_frames."""
+At most `processes` segments run at once. Disk stays bounded without stopping ffmpeg: a segment starts only when
+it is at most `processes` segments ahead of the one being handed over, so no more than `processes` + 1 segments'
+frames exist at a time (the plan keeps each to FRAMES_AHEAD samples); the one more keeps a process slot busy
+while the segment being handed over is still running. A single segment has no such bound by construction: it
+keeps the brake (SIGSTOP/SIGCONT) of extraction.finished_frames."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ class SegmentedExtraction:
         self._out_dir = out_dir
         self._format = image_format
         self._slots = asyncio.Semaphore(max(1, processes))
-        self._ahead = max(0, processes - 1)
+        self._ahead = max(0, processes)
         self._started: list[tuple[Path, Brake | None, asyncio.Future[Completed]]] = []
         self.produced = 0
 
