@@ -27,7 +27,7 @@ from auth_svc.store import User
 from servicekit.http import Problem, add_problems, client_of, correlation_id, parse_json
 from servicekit.problems import ProblemTable, ProblemType
 from servicekit.sessions import check_same_origin, set_session_cookie
-from servicekit.tokens import INVALID_TOKEN, TOKEN_VERIFIER, Claims, authenticated_user
+from servicekit.tokens import BEARER_CHALLENGE, INVALID_TOKEN, TOKEN_VERIFIER, Claims, authenticated_user
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
 SETTINGS = web.AppKey("auth_settings", Settings)
@@ -37,7 +37,6 @@ SETTINGS = web.AppKey("auth_settings", Settings)
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_PATTERN = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$")
-BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="framepipe"'}
 
 
 def normalise_email(value: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from auth_svc.account_api import AccountDeletion, PasswordChange
 from auth_svc.api import LoginRequest, RegisterRequest
 from auth_svc.schemas import JWKS, AccountDeleted, Alive, Session, Token, User
-from servicekit.openapi import JSON_BODY, Answer, Operation, document
+from servicekit.openapi import CHALLENGE, JSON_BODY, UNAUTHENTICATED, Answer, Operation, document
 from servicekit.openapi_models import Readiness
 
 _BODY_ERRORS: dict[int, str | tuple[str, dict[str, Any]]] = {
@@ -16,8 +16,6 @@ _BODY_ERRORS: dict[int, str | tuple[str, dict[str, Any]]] = {
     413: "`request_too_large`: the body is over 1 MiB.",
     422: "`validation_error`: a field is missing or invalid; `errors` names each field.",
 }
-_CHALLENGE = {"WWW-Authenticate": {"description": "Bearer challenge.", "schema": {"type": "string"}}}
-_UNAUTHENTICATED = ("`missing_token`, `invalid_token` or `token_revoked`.", _CHALLENGE)
 _CROSS_ORIGIN = "`cross_origin_request`."
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "string"}}}
 _TOKEN: list[dict[str, Any]] = [{"bearer": []}, {"session": []}]
@@ -49,7 +47,7 @@ _SIGN_IN = [
         answers={200: Answer("An access token.", Token)},
         problems={
             **_BODY_ERRORS,
-            401: ("`invalid_credentials`: wrong password or unknown e-mail (indistinguishable).", _CHALLENGE),
+            401: ("`invalid_credentials`: wrong password or unknown e-mail (indistinguishable).", CHALLENGE),
             429: (
                 "`too_many_attempts`: too many failures for this account or client address.",
                 {"Retry-After": {**_RETRY_AFTER["Retry-After"], "required": True}},
@@ -63,7 +61,7 @@ _SIGN_IN = [
         operation_id="me",
         security=_TOKEN,
         answers={200: Answer("The current user.", User)},
-        problems={401: _UNAUTHENTICATED},
+        problems={401: UNAUTHENTICATED},
     ),
 ]
 
@@ -79,7 +77,7 @@ _SESSIONS = [
         answers={200: Answer("Signed in; `Set-Cookie` carries the session.", Session)},
         problems={
             **_BODY_ERRORS,
-            401: ("`invalid_credentials`.", _CHALLENGE),
+            401: ("`invalid_credentials`.", CHALLENGE),
             403: "`cross_origin_request`: not sent by a page of this origin.",
             429: "`too_many_attempts`.",
         },
@@ -91,7 +89,7 @@ _SESSIONS = [
         operation_id="currentSession",
         security=_SESSION,
         answers={200: Answer("The session.", Session)},
-        problems={401: _UNAUTHENTICATED},
+        problems={401: UNAUTHENTICATED},
     ),
     Operation(
         "delete",
@@ -109,7 +107,7 @@ _SESSIONS = [
         security=_SESSION,
         answers={200: Answer("Refreshed; `Set-Cookie` carries the new token.", Session)},
         problems={
-            401: ("`missing_token`, `invalid_token`, `token_revoked` or `session_expired`.", _CHALLENGE),
+            401: ("`missing_token`, `invalid_token`, `token_revoked` or `session_expired`.", CHALLENGE),
             403: _CROSS_ORIGIN,
         },
     ),
@@ -125,7 +123,7 @@ _ACCOUNT = [
         "401 `token_revoked`. A session cookie presented instead of a bearer token is also cleared.",
         security=_TOKEN,
         answers={204: Answer("Revoked.")},
-        problems={401: _UNAUTHENTICATED, 403: _CROSS_ORIGIN},
+        problems={401: UNAUTHENTICATED, 403: _CROSS_ORIGIN},
     ),
     Operation(
         "post",
@@ -142,7 +140,7 @@ _ACCOUNT = [
         },
         problems={
             **_BODY_ERRORS,
-            401: _UNAUTHENTICATED,
+            401: UNAUTHENTICATED,
             403: "`wrong_password`: the current password is wrong; or `cross_origin_request`.",
             429: "`too_many_attempts`: too many wrong passwords; `Retry-After` says when to retry.",
         },
@@ -160,7 +158,7 @@ _ACCOUNT = [
         answers={202: Answer("Deleted here; the rest follows.", AccountDeleted)},
         problems={
             **_BODY_ERRORS,
-            401: _UNAUTHENTICATED,
+            401: UNAUTHENTICATED,
             403: "`wrong_password`, or `cross_origin_request`.",
             429: "`too_many_attempts`.",
         },

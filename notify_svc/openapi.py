@@ -6,7 +6,7 @@ from typing import Any
 
 from notify_svc.api import ListQuery
 from notify_svc.schemas import NotificationPage
-from servicekit.openapi import INVALID_CURSOR, UNAUTHORIZED_CALLER, Answer, Operation, document
+from servicekit.openapi import INVALID_CURSOR, UNAUTHENTICATED, Answer, Operation, document
 
 _LIST = Operation(
     "get",
@@ -17,7 +17,7 @@ _LIST = Operation(
     answers={200: Answer("One page of notifications.", NotificationPage)},
     problems={
         400: INVALID_CURSOR,
-        401: UNAUTHORIZED_CALLER,
+        401: UNAUTHENTICATED,
         422: "A query parameter is not valid.",
     },
 )

@@ -30,11 +30,11 @@ SECURITY_SCHEMES: JsonDict = {
         "`cross_origin_request`.",
     },
 }
+# Every 401 carries the bearer challenge (servicekit.tokens).
+CHALLENGE: JsonDict = {"WWW-Authenticate": {"description": "Bearer challenge.", "schema": {"type": "string"}}}
 UNAUTHENTICATED = (
-    "`missing_token`, `invalid_token`, or `token_revoked` (signed out, password changed, account deleted)."
-)
-UNAUTHORIZED_CALLER = (
-    "Missing, invalid, expired or revoked access token (`missing_token`, `invalid_token`, `token_revoked`)."
+    "`missing_token`, `invalid_token`, or `token_revoked` (signed out, password changed, account deleted).",
+    CHALLENGE,
 )
 # What servicekit.http.parse_json answers for a body that is not JSON, whichever operation reads one.
 JSON_BODY: dict[int, str | tuple[str, JsonDict]] = {

@@ -232,11 +232,10 @@ def authenticated_user(request: web.Request) -> Claims:
         raise INVALID_TOKEN() from None
 
 
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="framepipe"'}
 _INVALID_TOKEN_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="framepipe", error="invalid_token"'}
 
-MISSING_TOKEN = ProblemType(
-    401, "missing_token", "Authentication required.", headers={"WWW-Authenticate": 'Bearer realm="framepipe"'}
-)
+MISSING_TOKEN = ProblemType(401, "missing_token", "Authentication required.", headers=BEARER_CHALLENGE)
 # A genuine token that was revoked: the client must sign in again.
 TOKEN_REVOKED = ProblemType(
     401, "token_revoked", "The access token was revoked; sign in again.", headers=_INVALID_TOKEN_CHALLENGE

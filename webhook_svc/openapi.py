@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicekit.openapi import INVALID_CURSOR, JSON_BODY, UNAUTHORIZED_CALLER, Answer, Operation, document
+from servicekit.openapi import INVALID_CURSOR, JSON_BODY, UNAUTHENTICATED, Answer, Operation, document
 from webhook_svc.requests import DeliveriesQuery, EndpointIn, EndpointPatch, ReplayIn
 from webhook_svc.schemas import DeliveryPage, DeliveryQueued, Endpoint, EndpointList, EndpointWithSecret, ReplayQueued
 
 _UUID = {"type": "string", "format": "uuid"}
 _ENDPOINT_ID = {"name": "endpoint_id", "in": "path", "required": True, "schema": _UUID}
 _DELIVERY_ID = {"name": "delivery_id", "in": "path", "required": True, "schema": _UUID}
-_AUTH = {401: UNAUTHORIZED_CALLER}
+_AUTH = {401: UNAUTHENTICATED}
 _NOT_FOUND = {404: "`webhook_not_found`: no such endpoint (or it is not yours)."}
 _ONE = "/webhooks/{endpoint_id}"
 
