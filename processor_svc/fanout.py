@@ -76,10 +76,10 @@ async def request_segments(plan: SplitPlan, ctx: MessageContext, storage: Storag
 
 async def stored_plan(storage: Storage, wanted: SplitPlan | VideoSegmentRequestedV1) -> SplitPlan | None:
     """The stored plan of the same video and run, if there is one."""
-    key = objects.segment_plan_key(wanted.video_id)
-    if not await storage.exists(key):
+    stored = await storage.read_if_exists(objects.segment_plan_key(wanted.video_id))
+    if stored is None:
         return None
-    plan = SplitPlan.from_json(await storage.read(key))
+    plan = SplitPlan.from_json(stored)
     same = plan.run_id == wanted.run_id and plan.owner_id == wanted.owner_id
     return plan if same else None
 

@@ -120,6 +120,15 @@ class Storage:
             data: bytes = await body.read()
         return data
 
+    async def read_if_exists(self, key: str) -> bytes | None:
+        """The object's bytes; None when there is no such object (one request, not a HEAD and then a GET)."""
+        try:
+            return await self.read(key)
+        except self._s3.exceptions.ClientError as exc:
+            if _not_found(exc):
+                return None
+            raise
+
     async def exists(self, key: str) -> bool:
         try:
             await self._s3.head_object(Bucket=self.bucket, Key=key)

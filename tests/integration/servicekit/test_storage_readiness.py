@@ -147,3 +147,17 @@ async def test_the_processor_claims_a_gathering_once_and_removes_segments_with_i
     assert created.count(True) == 1
     assert stored == f"{winner}".encode()
     assert remaining == [False, False]
+
+
+async def test_a_missing_plan_reads_as_none_with_the_processors_role(
+    enforcing_s3: tuple[LocalS3, dict[str, tuple[str, str]]],
+) -> None:
+    """Without s3:ListBucket, S3 answers a missing key with 403, not 404: it still reads as no object."""
+    server, keys = enforcing_s3
+    plan = objects.segment_plan_key(uuid.uuid4())
+    async with open_storage(settings_for(server, keys["processor-svc"])) as storage:
+        before = await storage.read_if_exists(plan)
+        await storage.put_bytes(plan, b"{}", "application/json")
+        after = await storage.read_if_exists(plan)
+    assert before is None
+    assert after == b"{}"
